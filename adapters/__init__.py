@@ -1,0 +1,1 @@
+"""Platform adapters: translate platform updates to canonical events and actions to API calls."""

@@ -1,0 +1,182 @@
+"""Canonical actions: what Steward asks a platform to do.
+
+Rules, admin commands and plugins all produce these; only the executor hands them to an adapter,
+which translates them into API calls and reports what it could not do. Member actions carry the
+whole `User` so that logs and replies can name the member without another lookup.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import ClassVar
+
+
+class Permission(StrEnum):
+    """What a restriction can take away; adapters map each to their platform's nearest right."""
+
+    SEND_MESSAGES = "send_messages"
+    SEND_MEDIA = "send_media"
+    SEND_LINKS = "send_links"
+    SEND_POLLS = "send_polls"
+    ADD_REACTIONS = "add_reactions"
+    INVITE_USERS = "invite_users"
+
+
+class ActionKind(StrEnum):
+    """Names used in rule files and logs for each action."""
+
+    DELETE = "delete"
+    WARN = "warn"
+    MUTE = "mute"
+    RESTRICT = "restrict"
+    KICK = "kick"
+    BAN = "ban"
+    UNMUTE = "unmute"
+    UNBAN = "unban"
+    SEND = "send"
+    DIRECT_MESSAGE = "direct_message"
+    NOTIFY_ADMINS = "notify_admins"
+
+
+# Actions that take something away from a member; never applied to admins, owners or the bot.
+PUNITIVE = frozenset(
+    {ActionKind.WARN, ActionKind.MUTE, ActionKind.RESTRICT, ActionKind.KICK, ActionKind.BAN}
+)
+# Order of severity, used when several rules propose direct actions for one event.
+SEVERITY: dict[ActionKind, int] = {
+    ActionKind.WARN: 1,
+    ActionKind.MUTE: 2,
+    ActionKind.RESTRICT: 2,
+    ActionKind.KICK: 3,
+    ActionKind.BAN: 4,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Button:
+    """An inline button; `data` comes back in a `ButtonPress` event."""
+
+    text: str
+    data: str = ""
+    url: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Action:
+    """Every action happens in one chat and says why, for the audit log."""
+
+    chat: str
+    reason: str = ""
+
+    kind: ClassVar[ActionKind]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MemberAction(Action):
+    """An action aimed at one member."""
+
+    user: str
+    user_name: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Delete(Action):
+    message_id: str
+    kind: ClassVar[ActionKind] = ActionKind.DELETE
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Warn(MemberAction):
+    """A recorded warning; adapters show it as a reply or a direct message."""
+
+    text: str = ""
+    kind: ClassVar[ActionKind] = ActionKind.WARN
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Mute(MemberAction):
+    until: datetime | None
+    kind: ClassVar[ActionKind] = ActionKind.MUTE
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Restrict(MemberAction):
+    denied: frozenset[Permission]
+    until: datetime | None
+    kind: ClassVar[ActionKind] = ActionKind.RESTRICT
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Kick(MemberAction):
+    kind: ClassVar[ActionKind] = ActionKind.KICK
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Ban(MemberAction):
+    """`until=None` bans for good; a time makes it temporary."""
+
+    until: datetime | None = None
+    delete_recent_messages: bool = False
+    kind: ClassVar[ActionKind] = ActionKind.BAN
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Unmute(MemberAction):
+    kind: ClassVar[ActionKind] = ActionKind.UNMUTE
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Unban(MemberAction):
+    kind: ClassVar[ActionKind] = ActionKind.UNBAN
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Send(Action):
+    text: str
+    reply_to: str = ""
+    buttons: tuple[Button, ...] = ()
+    kind: ClassVar[ActionKind] = ActionKind.SEND
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DirectMessage(MemberAction):
+    text: str
+    kind: ClassVar[ActionKind] = ActionKind.DIRECT_MESSAGE
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NotifyAdmins(Action):
+    text: str
+    kind: ClassVar[ActionKind] = ActionKind.NOTIFY_ADMINS
+
+
+AnyAction = (
+    Delete
+    | Warn
+    | Mute
+    | Restrict
+    | Kick
+    | Ban
+    | Unmute
+    | Unban
+    | Send
+    | DirectMessage
+    | NotifyAdmins
+)
+
+
+def action_to_dict(action: Action) -> dict[str, object]:
+    """A JSON-ready view of an action, for `--json` output and the audit log."""
+    result: dict[str, object] = {"action": action.kind.value}
+    for name in action.__dataclass_fields__:
+        value = getattr(action, name)
+        if isinstance(value, datetime):
+            value = value.isoformat()
+        elif isinstance(value, frozenset):
+            value = sorted(str(v) for v in value)
+        elif isinstance(value, tuple):
+            value = [asdict(v) if isinstance(v, Button) else v for v in value]
+        result[name] = value
+    return result

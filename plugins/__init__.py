@@ -1,0 +1,1 @@
+"""Built-in plugins, written only against the public plugin API in `bot`."""

@@ -1,0 +1,357 @@
+"""A compiled rule set and its verdicts.
+
+`RuleSet.evaluate` is the pure function at the heart of Steward: (event, member facts, chat facts,
+time) → `Verdict`. `plan` turns a verdict and the ladder's decision into canonical actions. Neither
+does I/O or keeps state, so the same inputs always give the same answer, in the bot, in
+`steward explain`, in `steward test` and in replays.
+"""
+
+from __future__ import annotations
+
+import string
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from bot.actions import (
+    SEVERITY,
+    Action,
+    ActionKind,
+    Ban,
+    Delete,
+    Kick,
+    Mute,
+    NotifyAdmins,
+    Permission,
+    Restrict,
+    Send,
+    Warn,
+)
+from bot.events import AnyEvent, EventKind, Message
+from bot.facts import NO_CHAT_FACTS, ChatFacts, MemberFacts
+from rules.compiler import Check, Guard, Trigger
+from rules.context import Context, Evidence, RegexSets
+from rules.ladder import DEFAULT_LADDER, Ladder, LadderDecision, LadderStep
+from rules.schema import Examples, Mode
+from rules.terms import TermIndex
+
+
+@dataclass(frozen=True, slots=True)
+class Punishment:
+    """A rule's direct action (bypassing the ladder), e.g. `action: {type: kick}` for a raid."""
+
+    action: ActionKind
+    duration: timedelta | None = None
+    permissions: frozenset[Permission] = frozenset()
+    message: str = ""
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class CompiledRule:
+    id: str
+    kinds: frozenset[EventKind]
+    when: Check
+    unless: Check | None
+    guard: Guard
+    mode: Mode
+    strike: int
+    delete: bool
+    reply: str
+    punishment: Punishment | None
+    notify_admins: bool
+    exempt_admins: bool
+    reason: str
+    description: str
+    file: str
+    line: int
+    examples: Examples | None = None
+
+    @property
+    def where(self) -> str:
+        return f"{self.file}:{self.line}"
+
+    @property
+    def why(self) -> str:
+        return self.reason or self.description or self.id
+
+
+@dataclass(frozen=True, slots=True)
+class RuleMatch:
+    rule: CompiledRule
+    evidence: tuple[Evidence, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """A rule that applied to the event but did not act, and why (for `steward explain`)."""
+
+    rule: CompiledRule
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What the rules found for one event."""
+
+    event: AnyEvent
+    matches: tuple[RuleMatch, ...] = ()
+    shadow: tuple[RuleMatch, ...] = ()
+    skipped: tuple[Skipped, ...] = ()
+    admin: bool = False
+
+    @property
+    def primary(self) -> RuleMatch | None:
+        """The match that speaks for the event: the highest strike, then file order."""
+        if not self.matches:
+            return None
+        return max(self.matches, key=lambda m: m.rule.strike)
+
+    @property
+    def strike(self) -> int:
+        """Points this event adds: one offence counts once, at its most serious rule's weight.
+
+        Admins never collect strikes, whatever a rule says.
+        """
+        if self.admin or not self.matches:
+            return 0
+        return max(m.rule.strike for m in self.matches)
+
+    @property
+    def delete(self) -> bool:
+        return isinstance(self.event, Message) and any(m.rule.delete for m in self.matches)
+
+    @property
+    def clean(self) -> bool:
+        return not self.matches
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    """Rules compiled for one group, plus the ladder and the windows the pipeline must keep."""
+
+    rules: tuple[CompiledRule, ...]
+    ladder: Ladder = DEFAULT_LADDER
+    index: TermIndex = field(default_factory=TermIndex)
+    regexes: RegexSets = field(default_factory=RegexSets)
+    # How much member history (flood, repeated) and join history (raid) the rules look at.
+    history_window: timedelta = timedelta(0)
+    join_window: timedelta = timedelta(0)
+    files: tuple[str, ...] = ()
+    _by_kind: dict[EventKind, _KindIndex] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        by_kind: dict[EventKind, _KindIndex] = {}
+        for position, rule in enumerate(self.rules):
+            if rule.mode is Mode.OFF:
+                continue
+            for kind in rule.kinds:
+                by_kind.setdefault(kind, _KindIndex()).add(position, rule)
+        object.__setattr__(self, "_by_kind", by_kind)
+
+    def rule(self, rule_id: str) -> CompiledRule | None:
+        return next((r for r in self.rules if r.id == rule_id), None)
+
+    def evaluate(
+        self,
+        event: AnyEvent,
+        member: MemberFacts,
+        chat: ChatFacts = NO_CHAT_FACTS,
+        now: datetime | None = None,
+        *,
+        explain: bool = False,
+    ) -> Verdict:
+        """Which rules the event breaks, with evidence. Pure: no I/O, no state."""
+        kind_index = self._by_kind.get(event.kind)
+        if kind_index is None:
+            return Verdict(event, admin=member.is_admin)
+        ctx = Context(event, member, chat, now or event.at, self.index, self.regexes)
+        candidates = kind_index.candidates(ctx, self.rules) if not explain else kind_index.all
+        matches: list[RuleMatch] = []
+        shadow: list[RuleMatch] = []
+        skipped: list[Skipped] = []
+        for position in candidates:
+            rule = self.rules[position]
+            if member.is_admin and rule.exempt_admins:
+                if explain:
+                    skipped.append(Skipped(rule, "admins are exempt from this rule"))
+                continue
+            evidence = rule.when(ctx)
+            if evidence is None:
+                continue
+            if rule.unless is not None:
+                excused = rule.unless(ctx)
+                if excused is not None:
+                    if explain:
+                        reasons = "; ".join(e.format() for e in excused) or "unless matched"
+                        skipped.append(Skipped(rule, f"matched, but `unless` holds: {reasons}"))
+                    continue
+            match = RuleMatch(rule, evidence)
+            (shadow if rule.mode is Mode.SHADOW else matches).append(match)
+        return Verdict(event, tuple(matches), tuple(shadow), tuple(skipped), member.is_admin)
+
+
+class _KindIndex:
+    """Rules for one event kind, split into always-evaluated and trigger-guarded ones."""
+
+    def __init__(self) -> None:
+        self.all: list[int] = []
+        self.unguarded: list[int] = []
+        self.by_trigger: dict[Trigger, list[int]] = {}
+
+    def add(self, position: int, rule: CompiledRule) -> None:
+        self.all.append(position)
+        if rule.guard is None:
+            self.unguarded.append(position)
+            return
+        for trigger in rule.guard:
+            self.by_trigger.setdefault(trigger, []).append(position)
+
+    def candidates(self, ctx: Context, rules: tuple[CompiledRule, ...]) -> list[int]:
+        if not self.by_trigger:
+            return self.unguarded
+        fired = self._fired(ctx)
+        if not fired:
+            return self.unguarded
+        chosen = set(self.unguarded)
+        for trigger in fired:
+            chosen.update(self.by_trigger.get(trigger, ()))
+        return sorted(chosen)
+
+    def _fired(self, ctx: Context) -> list[Trigger]:
+        by_trigger = self.by_trigger
+        fired: list[Trigger] = []
+        if not ctx.text and not isinstance(ctx.event, Message):
+            return fired
+        fired.extend(("t", set_id) for set_id in ctx.term_hits)
+        fired.extend(("r", regex_id) for regex_id in ctx.regex_hits)
+        fired.extend(("R", regex_id) for regex_id in ctx.raw_regex_hits)
+        if ("links",) in by_trigger and ctx.links:
+            fired.append(("links",))
+        if ("mentions",) in by_trigger and ctx.mentions:
+            fired.append(("mentions",))
+        event = ctx.event
+        if isinstance(event, Message):
+            if event.media:
+                fired.append(("media",))
+            if event.forward is not None:
+                fired.append(("forward",))
+        return fired
+
+
+# -- planning ------------------------------------------------------------------------------
+
+
+def plan(
+    verdict: Verdict,
+    decision: LadderDecision | None,
+    now: datetime,
+    *,
+    chat_title: str = "",
+) -> list[Action]:
+    """The actions for a verdict: delete, reply, the one punishment, and admin notices.
+
+    Only one punishment is applied per event, the most severe among the ladder's step and the
+    rules' direct actions; admins are never punished whatever the rules say.
+    """
+    event = verdict.event
+    primary = verdict.primary
+    if primary is None:
+        return []
+    chat = event.chat.id
+    user = event.actor
+    actions: list[Action] = []
+    if verdict.delete and isinstance(event, Message):
+        actions.append(Delete(chat=chat, message_id=event.message_id, reason=primary.rule.why))
+
+    punishment = None if verdict.admin else _punishment(verdict, decision)
+    until = now + punishment.duration if punishment and punishment.duration else None
+    values = {
+        "user": user.display,
+        "mention": "@" + user.username if user.username else user.display,
+        "rule": primary.rule.id,
+        "reason": primary.rule.why,
+        "strikes": str(decision.after if decision else 0),
+        "chat": chat_title or event.chat.title or chat,
+        "step": _describe_step(punishment),
+        "until": until.strftime("%Y-%m-%d %H:%M UTC") if until else "",
+    }
+    if primary.rule.reply:
+        reply_to = event.message_id if isinstance(event, Message) and not verdict.delete else ""
+        actions.append(
+            Send(
+                chat=chat,
+                text=render(primary.rule.reply, values),
+                reply_to=reply_to,
+                reason=primary.rule.why,
+            )
+        )
+    if punishment is not None:
+        actions.append(
+            _member_action(punishment, chat, user.id, user.display, until, primary.rule.why, values)
+        )
+    if any(m.rule.notify_admins for m in verdict.matches):
+        evidence = "; ".join(e.format() for e in primary.evidence)
+        actions.append(
+            NotifyAdmins(
+                chat=chat,
+                text=f"{user.display} broke rule '{primary.rule.id}': {evidence}",
+                reason=primary.rule.why,
+            )
+        )
+    return actions
+
+
+def _punishment(verdict: Verdict, decision: LadderDecision | None) -> Punishment | None:
+    options: list[Punishment] = [m.rule.punishment for m in verdict.matches if m.rule.punishment]
+    if decision is not None and decision.step is not None:
+        options.append(_from_step(decision.step))
+    if not options:
+        return None
+
+    def weight(p: Punishment) -> tuple[int, float]:
+        lasting = p.duration.total_seconds() if p.duration is not None else float("inf")
+        return SEVERITY.get(p.action, 0), lasting
+
+    return max(options, key=weight)
+
+
+def _from_step(step: LadderStep) -> Punishment:
+    return Punishment(step.action, step.duration, step.permissions, step.message)
+
+
+def _describe_step(p: Punishment | None) -> str:
+    if p is None:
+        return ""
+    return LadderStep(1, p.action, p.duration, p.permissions).describe()
+
+
+def _member_action(
+    p: Punishment,
+    chat: str,
+    user: str,
+    name: str,
+    until: datetime | None,
+    reason: str,
+    values: dict[str, str],
+) -> Action:
+    if p.action is ActionKind.WARN:
+        text = render(p.message, values) if p.message else f"{name}, this is a warning: {reason}."
+        return Warn(chat=chat, user=user, user_name=name, reason=reason, text=text)
+    if p.action is ActionKind.MUTE:
+        return Mute(chat=chat, user=user, user_name=name, reason=reason, until=until)
+    if p.action is ActionKind.RESTRICT:
+        return Restrict(
+            chat=chat, user=user, user_name=name, reason=reason, denied=p.permissions, until=until
+        )
+    if p.action is ActionKind.KICK:
+        return Kick(chat=chat, user=user, user_name=name, reason=reason)
+    return Ban(chat=chat, user=user, user_name=name, reason=reason, until=until)
+
+
+class _Values(dict[str, str]):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def render(template: str, values: dict[str, str]) -> str:
+    """Fill `{placeholders}`; unknown ones stay as written (the loader reported them)."""
+    return string.Formatter().vformat(template, (), _Values(values))

@@ -1,0 +1,190 @@
+"""What the rules look at in a message's text: links, mentions, emoji, capitals, scripts.
+
+These are pure functions over strings. The cheap ones run on every message; the costlier ones
+(scripts, capitals) only when a rule that needs them is evaluated.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cache
+from urllib.parse import urlsplit
+
+from rules.tlds import AMBIGUOUS, KNOWN_TLDS
+
+_URL = re.compile(
+    r"(?<![\w@.-])"
+    r"(?:(?P<scheme>https?|ftp|tg)://|(?P<www>www\.))?"
+    r"(?P<host>(?:[^\W_](?:[\w-]{0,61}[^\W_])?\.)+(?P<tld>[^\W\d_]{2,24}))"
+    r"(?P<rest>(?::\d{1,5})?(?:[/?#][^\s<>\"']*)?)",
+    re.IGNORECASE,
+)
+_SCHEMED = re.compile(r"(?:https?|ftp)://\S+", re.IGNORECASE)
+_MENTION = re.compile(r"(?<![\w@])@([A-Za-z0-9_]{2,32})\b")
+_EMOJI = re.compile(
+    "[\U0001f000-\U0001faff\u2600-\u27bf\u2b00-\u2bff\u2300-\u23ff\u3030\u303d\u3297\u3299]"
+)
+_LETTER = re.compile(r"[^\W\d_]")
+
+INVITE_HOSTS: dict[str, tuple[str, ...]] = {
+    "t.me": ("/joinchat/", "/+", "/addlist/"),
+    "telegram.me": ("/joinchat/", "/+"),
+    "telegram.dog": ("/joinchat/", "/+"),
+    "discord.gg": ("/",),
+    "discord.com": ("/invite/",),
+    "discordapp.com": ("/invite/",),
+    "discord.me": ("/",),
+    "chat.whatsapp.com": ("/",),
+    "invite.viber.com": ("/",),
+    "signal.group": ("/",),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """A link found in a message: its host (lowercase, no `www.`) and the path after it."""
+
+    url: str
+    host: str
+    path: str
+
+    @property
+    def is_invite(self) -> bool:
+        prefixes = INVITE_HOSTS.get(self.host)
+        if prefixes is None:
+            return False
+        return any(self.path.startswith(p) and len(self.path) > len(p) for p in prefixes)
+
+
+def clean_host(host: str) -> str:
+    host = host.lower().rstrip(".")
+    if host.startswith("www."):
+        host = host[4:]
+    return host
+
+
+def parse_link(url: str) -> Link | None:
+    """A `Link` from a URL an adapter reported (from entities); None if it has no host."""
+    candidate = url if "://" in url else "http://" + url
+    try:
+        parts = urlsplit(candidate)
+        host = parts.hostname or ""
+    except ValueError:
+        return None
+    if not host:
+        return None
+    path = parts.path + (("?" + parts.query) if parts.query else "")
+    return Link(url=url, host=clean_host(host), path=path)
+
+
+def find_links(text: str) -> list[Link]:
+    """Links written in text: anything with a scheme or `www.`, or a bare name with a known TLD."""
+    if "." not in text:
+        return []
+    found: list[Link] = []
+    for match in _URL.finditer(text):
+        tld = match["tld"].lower()
+        rest = match["rest"] or ""
+        explicit = match["scheme"] or match["www"]
+        if not explicit:
+            if tld not in KNOWN_TLDS:
+                continue
+            if tld in AMBIGUOUS and len(rest) < 2:
+                continue
+        found.append(Link(url=match.group(0), host=clean_host(match["host"]), path=rest))
+    return found
+
+
+def merge_links(reported: Iterable[str], text: str) -> tuple[Link, ...]:
+    """Links the platform reported plus those in the text, each (host, path) once."""
+    seen: set[tuple[str, str]] = set()
+    result: list[Link] = []
+    for link in [*(parse_link(u) for u in reported), *find_links(text)]:
+        if link is None:
+            continue
+        key = (link.host, link.path.rstrip("/"))
+        if key not in seen:
+            seen.add(key)
+            result.append(link)
+    return tuple(result)
+
+
+def find_mentions(text: str) -> list[str]:
+    """`@name` mentions in text, lowercased, without the `@`."""
+    if "@" not in text:
+        return []
+    return [m.lower() for m in _MENTION.findall(text)]
+
+
+def count_mentions(reported: Iterable[str], text: str) -> int:
+    """Distinct members mentioned, from the platform's list and from `@name` in the text."""
+    names = {m.lower().lstrip("@") for m in reported}
+    names.update(find_mentions(text))
+    return len(names)
+
+
+def count_emoji(text: str) -> int:
+    if text.isascii():
+        return 0
+    return len(_EMOJI.findall(text))
+
+
+@cache
+def _uppercase_table() -> dict[int, None]:
+    return {cp: None for cp in range(0x10000) if chr(cp).isupper()}
+
+
+def caps_ratio(text: str) -> tuple[float, int]:
+    """Share of capital letters among letters, and the number of letters."""
+    letters = len(_LETTER.findall(text))
+    if letters == 0:
+        return 0.0, 0
+    upper = len(text) - len(text.translate(_uppercase_table()))
+    return upper / letters, letters
+
+
+# Scripts a rule can name, as ranges of code points (the main block of each).
+SCRIPTS: dict[str, str] = {
+    "latin": "a-zA-Z\u00c0-\u024f\u1e00-\u1eff",
+    "cyrillic": "\u0400-\u052f\u1c80-\u1c8f\u2de0-\u2dff\ua640-\ua69f",
+    "greek": "\u0370-\u03ff\u1f00-\u1fff",
+    "armenian": "\u0530-\u058f",
+    "hebrew": "\u0590-\u05ff",
+    "arabic": "\u0600-\u06ff\u0750-\u077f\u08a0-\u08ff\ufb50-\ufdff\ufe70-\ufeff",
+    "devanagari": "\u0900-\u097f",
+    "bengali": "\u0980-\u09ff",
+    "thai": "\u0e00-\u0e7f",
+    "georgian": "\u10a0-\u10ff",
+    "hangul": "\u1100-\u11ff\u3130-\u318f\uac00-\ud7af",
+    "han": "\u2e80-\u2fdf\u3005\u3007\u3021-\u3029\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff",
+    "kana": "\u3040-\u30ff\u31f0-\u31ff\uff66-\uff9f",
+    "ethiopic": "\u1200-\u137f",
+}
+_SCRIPT_PATTERNS = {name: re.compile(f"[{ranges}]") for name, ranges in SCRIPTS.items()}
+# Scripts written without spaces between words: "whole word" cannot mean anything there.
+_UNSPACED = re.compile(
+    f"[{SCRIPTS['han']}{SCRIPTS['kana']}{SCRIPTS['thai']}\u0e80-\u0eff\u1000-\u109f\u1780-\u17ff]"
+)
+
+
+def script_counts(text: str) -> tuple[dict[str, int], int]:
+    """Letters per script, and all letters (including scripts not listed)."""
+    letters = len(_LETTER.findall(text))
+    counts = {name: len(p.findall(text)) for name, p in _SCRIPT_PATTERNS.items()}
+    return counts, letters
+
+
+def is_word_char(char: str) -> bool:
+    """Characters that continue a word in a spaced script (so they break a whole-word match)."""
+    return (char.isalnum() or char == "_") and not _UNSPACED.match(char)
+
+
+def is_unspaced(char: str) -> bool:
+    return bool(_UNSPACED.match(char))
+
+
+def char_name(char: str) -> str:
+    return unicodedata.name(char, f"U+{ord(char):04X}")
