@@ -7,7 +7,7 @@ whole `User` so that logs and replies can name the member without another lookup
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from enum import StrEnum
 from typing import ClassVar
@@ -168,9 +168,10 @@ AnyAction = (
 
 
 def action_to_dict(action: Action) -> dict[str, object]:
-    """A JSON-ready view of an action, for `--json` output and the audit log."""
+    """A JSON-ready view of an action, for `--json` output, the audit log and storage."""
     result: dict[str, object] = {"action": action.kind.value}
-    for name in action.__dataclass_fields__:
+    for item in fields(action):
+        name = item.name
         value = getattr(action, name)
         if isinstance(value, datetime):
             value = value.isoformat()
@@ -180,3 +181,39 @@ def action_to_dict(action: Action) -> dict[str, object]:
             value = [asdict(v) if isinstance(v, Button) else v for v in value]
         result[name] = value
     return result
+
+
+_BY_KIND: dict[str, type[Action]] = {
+    cls.kind.value: cls
+    for cls in (
+        Delete,
+        Warn,
+        Mute,
+        Restrict,
+        Kick,
+        Ban,
+        Unmute,
+        Unban,
+        Send,
+        DirectMessage,
+        NotifyAdmins,
+    )
+}
+
+
+def action_from_dict(data: dict[str, object]) -> Action:
+    """Rebuild an action stored with `action_to_dict` (pending actions survive a restart)."""
+    values = dict(data)
+    kind = str(values.pop("action"))
+    cls = _BY_KIND.get(kind)
+    if cls is None:
+        raise ValueError(f"unknown action kind {kind!r}")
+    if isinstance(values.get("until"), str):
+        values["until"] = datetime.fromisoformat(str(values["until"]))
+    denied = values.get("denied")
+    if isinstance(denied, list):
+        values["denied"] = frozenset(Permission(p) for p in denied)
+    buttons = values.get("buttons")
+    if isinstance(buttons, list):
+        values["buttons"] = tuple(Button(**b) for b in buttons)
+    return cls(**values)  # type: ignore[arg-type]
