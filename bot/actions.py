@@ -148,7 +148,10 @@ class DirectMessage(MemberAction):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class NotifyAdmins(Action):
+    """Tell the chat's admins; adapters choose how (the log chat, a mention, direct messages)."""
+
     text: str
+    buttons: tuple[Button, ...] = ()
     kind: ClassVar[ActionKind] = ActionKind.NOTIFY_ADMINS
 
 

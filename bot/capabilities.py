@@ -25,10 +25,16 @@ class Capabilities:
     # Longest native mute. A longer one is renewed by a scheduled job when `renews_mutes`.
     max_mute: timedelta | None = None
     renews_mutes: bool = False
-    native_temp_ban: bool = True
+    # Timed actions the platform cannot end by itself; Steward schedules the undo (a Discord ban
+    # has no duration, so a temporary ban is a ban plus a persisted unban job).
+    untimed: frozenset[ActionKind] = frozenset()
     per_permission_restrict: bool = True
     # How old a message may be and still be deleted by a bot.
     delete_window: timedelta | None = None
+
+    @property
+    def native_temp_ban(self) -> bool:
+        return ActionKind.BAN not in self.untimed
 
     def clamp(self, kind: ActionKind, duration: timedelta) -> tuple[timedelta, str]:
         """The duration the platform will really apply, and a sentence when it differs."""
@@ -67,7 +73,7 @@ DISCORD = Capabilities(
     platform="discord",
     max_mute=timedelta(days=28),
     renews_mutes=True,
-    native_temp_ban=False,
+    untimed=frozenset({ActionKind.BAN, ActionKind.RESTRICT}),
     per_permission_restrict=False,
 )
 CONSOLE = Capabilities(platform="console")

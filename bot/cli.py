@@ -8,7 +8,9 @@ form (editors and CI parse that); usage mistakes go to stderr through argparse.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
+import logging
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -16,9 +18,12 @@ from pathlib import Path
 from typing import TextIO
 
 from bot.actions import action_to_dict
+from bot.app import StartupError, configured_platforms, run_console, run_platforms
+from bot.config import LoadedConfig, embedded_default, load_config
 from bot.durations import DurationError, format_duration, parse_duration
 from bot.events import Chat, Message, User
 from bot.facts import MemberFacts
+from bot.storage.base import StorageError
 from rules.diagnostics import RuleFileError
 from rules.examples import run_examples
 from rules.ladder import StrikeEntry
@@ -34,7 +39,11 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
     if not getattr(args, "command", None):
         parser.print_help(stream)
         return 2
-    code: int = args.handler(args, stream)
+    try:
+        code: int = args.handler(args, stream)
+    except BrokenPipeError:  # `steward check --json | head`: the reader left, nothing to report
+        sys.stderr.close()
+        return 0
     return code
 
 
@@ -44,8 +53,28 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    check = sub.add_parser("check", help="validate rule files")
-    check.add_argument("files", nargs="+", metavar="FILE", help="rule files to check")
+    run = sub.add_parser("run", help="run Steward (the console chat when no platform token is set)")
+    run.add_argument(
+        "-c", "--config", metavar="CONFIG", help="config file (default: embedded defaults)"
+    )
+    run.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
+    run.set_defaults(handler=_run)
+
+    console = sub.add_parser("console", help="a local chat in the terminal for trying rules")
+    console.add_argument("-c", "--config", metavar="CONFIG")
+    console.add_argument("--script", metavar="FILE", help="read a script instead of the keyboard")
+    console.add_argument("--json", action="store_true", help="print each bot action as JSON")
+    console.add_argument(
+        "--db", metavar="PATH", help="SQLite file (default: the config's; :memory: for none)"
+    )
+    console.add_argument("--log-level", default="WARNING")
+    console.set_defaults(handler=_console)
+
+    check = sub.add_parser("check", help="validate rule files (and a config with -c)")
+    check.add_argument("files", nargs="*", metavar="FILE", help="rule files to check")
+    check.add_argument(
+        "-c", "--config", metavar="CONFIG", help="also check this config and its groups"
+    )
     check.add_argument("--json", action="store_true", help="print problems as JSON")
     check.set_defaults(handler=_check)
 
@@ -81,8 +110,13 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _check(args: argparse.Namespace, out: TextIO) -> int:
+    if not args.files and not args.config:
+        print("steward check: name rule files, or a config with -c", file=sys.stderr)
+        return 2
     failed = False
     report: list[dict[str, object]] = []
+    if args.config:
+        failed = not _check_config(args.config, args.json, report, out)
     for file in args.files:
         try:
             loaded = load_rules([file])
@@ -107,6 +141,120 @@ def _check(args: argparse.Namespace, out: TextIO) -> int:
         json.dump({"ok": not failed, "problems": report}, out, ensure_ascii=False, indent=2)
         print(file=out)
     return 1 if failed else 0
+
+
+def _check_config(path: str, as_json: bool, report: list[dict[str, object]], out: TextIO) -> bool:
+    """The config, then each group's rule files together, as the bot would load them."""
+    try:
+        loaded = load_config(path)
+    except RuleFileError as exc:
+        for diagnostic in exc.diagnostics:
+            report.append(diagnostic.as_dict())
+            if not as_json:
+                print(diagnostic.format(), file=out)
+        return False
+    ok = True
+    for warning in loaded.warnings:
+        report.append(warning.as_dict())
+        if not as_json:
+            print(warning.format(), file=out)
+    for group, files in loaded.group_rules.items():
+        try:
+            rules = load_rules(files)
+        except RuleFileError as exc:
+            ok = False
+            for diagnostic in exc.diagnostics:
+                report.append(diagnostic.as_dict())
+                if not as_json:
+                    print(diagnostic.format(), file=out)
+            continue
+        if not as_json:
+            print(f"{path}: group '{group}': ok ({len(rules.ruleset.rules)} rules)", file=out)
+    return ok
+
+
+# -- run and console ----------------------------------------------------------------------
+
+
+def _load_config(path: str | None, out: TextIO) -> LoadedConfig | None:
+    if not path:
+        return embedded_default()
+    try:
+        return load_config(path)
+    except RuleFileError as exc:
+        for diagnostic in exc.diagnostics:
+            print(diagnostic.format(), file=out)
+        return None
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def _run(args: argparse.Namespace, out: TextIO) -> int:
+    _setup_logging(args.log_level)
+    config = _load_config(args.config, out)
+    if config is None:
+        return 1
+    platforms = configured_platforms(config)
+    console = config.config.adapters.console.enabled
+    try:
+        if platforms and console is not True:
+            return asyncio.run(run_platforms(config, platforms))
+        if not platforms:
+            print(
+                "No TELEGRAM_BOT_TOKEN or DISCORD_BOT_TOKEN is set: "
+                "starting the local console chat.",
+                file=sys.stderr,
+            )
+        return _start_console(config, script=None, as_json=False, database=None, out=out)
+    except (StartupError, StorageError, RuleFileError) as exc:
+        print(f"steward: {exc}", file=sys.stderr)
+        return 1
+
+
+def _console(args: argparse.Namespace, out: TextIO) -> int:
+    _setup_logging(args.log_level)
+    config = _load_config(args.config, out)
+    if config is None:
+        return 1
+    try:
+        return _start_console(
+            config, script=args.script, as_json=args.json, database=args.db, out=out
+        )
+    except BrokenPipeError:  # the reader of our output went away (`| head`)
+        sys.stderr.close()
+        return 0
+    except (StorageError, RuleFileError, OSError) as exc:
+        print(f"steward: {exc}", file=sys.stderr)
+        return 1
+
+
+def _start_console(
+    config: LoadedConfig, *, script: str | None, as_json: bool, database: str | None, out: TextIO
+) -> int:
+    if script is not None:
+        with Path(script).open(encoding="utf-8") as stream:
+            return asyncio.run(
+                run_console(
+                    config,
+                    script=stream,
+                    as_json=as_json,
+                    database=database,
+                    out=out,
+                    err=sys.stderr,
+                )
+            )
+    source = None if sys.stdin.isatty() else sys.stdin
+    return asyncio.run(
+        run_console(
+            config, script=source, as_json=as_json, database=database, out=out, err=sys.stderr
+        )
+    )
 
 
 # -- explain ------------------------------------------------------------------------------
@@ -216,8 +364,12 @@ def _print_match(label: str, match: RuleMatch, out: TextIO) -> None:
         effects.append(f"strike {rule.strike}")
     if rule.delete:
         effects.append("delete")
+    if rule.reply:
+        effects.append("reply")
     if rule.punishment:
         effects.append(rule.punishment.action.value)
+    if rule.notify_admins:
+        effects.append("notify admins")
     print(f"{label} {rule.id} ({rule.where}) [{', '.join(effects) or 'no effect'}]", file=out)
     for evidence in match.evidence:
         print(f"         {evidence.format()}", file=out)

@@ -177,12 +177,13 @@ class RegexSets:
     def match_normalized(self, text: str) -> frozenset[int]:
         if not self._norm_count:
             return frozenset()
-        return frozenset(self._norm_set.Match(text))
+        # RE2's Set.Match answers None, not an empty list, when nothing matches.
+        return frozenset(self._norm_set.Match(text) or ())
 
     def match_raw(self, text: str) -> frozenset[int]:
         if not self._raw_count:
             return frozenset()
-        return frozenset(self._raw_set.Match(text))
+        return frozenset(self._raw_set.Match(text) or ())
 
     def excerpt(self, index: int, text: str, *, raw: bool) -> str:
         compiled = self.compiled[(raw, index)]

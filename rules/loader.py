@@ -13,6 +13,7 @@ none at all the built-in default ladder applies.
 
 from __future__ import annotations
 
+import difflib
 import os
 import string
 from collections.abc import Iterable, Sequence
@@ -27,7 +28,7 @@ from bot.capabilities import KNOWN_PLATFORMS
 from bot.events import EventKind
 from rules.compiler import ConditionCompiler, Guard
 from rules.context import RegexSets
-from rules.diagnostics import Diagnostic, RuleFileError, Severity, did_you_mean
+from rules.diagnostics import Diagnostic, RuleFileError, Severity
 from rules.ladder import DEFAULT_LADDER, Decay, Ladder, LadderStep
 from rules.ruleset import CompiledRule, Punishment, RuleSet
 from rules.schema import PLACEHOLDERS, ActionSpec, DirectKind, ListFile, Mode, Rule, RuleFile
@@ -119,12 +120,12 @@ class _Loader:
             self.problems.extend(exc.diagnostics)
             return
         if not isinstance(doc.data, dict):
-            self.problems.append(
-                doc.diagnostic(
-                    (),
-                    "a rule file is a mapping with keys such as `rules:`, `lists:` and `ladder:`",
-                )
+            got = "a list" if isinstance(doc.data, list) else "a single value"
+            hint = "put the rules under `rules:`" if isinstance(doc.data, list) else ""
+            message = (
+                f"a rule file is a mapping with keys such as `rules:` and `ladder:`, got {got}"
             )
+            self.problems.append(doc.diagnostic((), message, hint=hint))
             return
         try:
             model = RuleFile.model_validate(doc.data)
@@ -134,14 +135,18 @@ class _Loader:
         for i, extended in enumerate(model.extends):
             target = (directory / extended).resolve()
             if target in chain:
-                self.problems.append(
-                    doc.diagnostic(("extends", i), f"'{extended}' extends itself (a cycle)")
-                )
+                cycle = [_display(p) for p in chain[chain.index(target) :]] + [_display(target)]
+                if len(cycle) == 2:
+                    message = f"'{extended}' extends itself"
+                else:
+                    message = f"extending '{extended}' makes a cycle: {' → '.join(cycle)}"
+                hint = "remove one of these `extends:` entries"
+                self.problems.append(doc.diagnostic(("extends", i), message, hint=hint))
                 continue
             if not target.exists():
-                self.problems.append(
-                    doc.diagnostic(("extends", i), f"extended file '{extended}' not found")
-                )
+                message = f"extended file '{extended}' not found (looked for {_display(target)})"
+                hint = "`extends:` paths are relative to the file that names them"
+                self.problems.append(doc.diagnostic(("extends", i), message, hint=hint))
                 continue
             self.read_file(
                 target, display=_display(directory / extended), depth=depth + 1, chain=chain
@@ -417,9 +422,9 @@ class _Loader:
             return
         for name in fields:
             if name not in PLACEHOLDERS:
-                hint = did_you_mean(name, PLACEHOLDERS) or "placeholders: " + ", ".join(
-                    sorted(PLACEHOLDERS)
-                )
+                close = difflib.get_close_matches(name, sorted(PLACEHOLDERS), n=1, cutoff=0.6)
+                listed = ", ".join("{" + p + "}" for p in sorted(PLACEHOLDERS))
+                hint = f"did you mean '{{{close[0]}}}'?" if close else f"placeholders: {listed}"
                 self.problems.append(
                     doc.diagnostic(
                         path, f"unknown placeholder '{{{name}}}'", rule_id=rule_id, hint=hint

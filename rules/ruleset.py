@@ -44,6 +44,13 @@ class Punishment:
     permissions: frozenset[Permission] = frozenset()
     message: str = ""
 
+    @classmethod
+    def from_step(cls, step: LadderStep) -> Punishment:
+        return cls(step.action, step.duration, step.permissions, step.message)
+
+    def describe(self) -> str:
+        return LadderStep(1, self.action, self.duration, self.permissions).describe()
+
 
 @dataclass(frozen=True, slots=True, eq=False)
 class CompiledRule:
@@ -170,12 +177,14 @@ class RuleSet:
         skipped: list[Skipped] = []
         for position in candidates:
             rule = self.rules[position]
-            if member.is_admin and rule.exempt_admins:
-                if explain:
-                    skipped.append(Skipped(rule, "admins are exempt from this rule"))
+            exempt = member.is_admin and rule.exempt_admins
+            if exempt and not explain:
                 continue
             evidence = rule.when(ctx)
             if evidence is None:
+                continue
+            if exempt:
+                skipped.append(Skipped(rule, "matched, but admins are exempt from this rule"))
                 continue
             if rule.unless is not None:
                 excused = rule.unless(ctx)
@@ -271,7 +280,7 @@ def plan(
         "reason": primary.rule.why,
         "strikes": str(decision.after if decision else 0),
         "chat": chat_title or event.chat.title or chat,
-        "step": _describe_step(punishment),
+        "step": punishment.describe() if punishment else "",
         "until": until.strftime("%Y-%m-%d %H:%M UTC") if until else "",
     }
     if primary.rule.reply:
@@ -285,8 +294,9 @@ def plan(
             )
         )
     if punishment is not None:
+        reason = primary.rule.why
         actions.append(
-            _member_action(punishment, chat, user.id, user.display, until, primary.rule.why, values)
+            punishment_action(punishment, chat, user.id, user.display, until, reason, values)
         )
     if any(m.rule.notify_admins for m in verdict.matches):
         evidence = "; ".join(e.format() for e in primary.evidence)
@@ -303,7 +313,7 @@ def plan(
 def _punishment(verdict: Verdict, decision: LadderDecision | None) -> Punishment | None:
     options: list[Punishment] = [m.rule.punishment for m in verdict.matches if m.rule.punishment]
     if decision is not None and decision.step is not None:
-        options.append(_from_step(decision.step))
+        options.append(Punishment.from_step(decision.step))
     if not options:
         return None
 
@@ -314,17 +324,7 @@ def _punishment(verdict: Verdict, decision: LadderDecision | None) -> Punishment
     return max(options, key=weight)
 
 
-def _from_step(step: LadderStep) -> Punishment:
-    return Punishment(step.action, step.duration, step.permissions, step.message)
-
-
-def _describe_step(p: Punishment | None) -> str:
-    if p is None:
-        return ""
-    return LadderStep(1, p.action, p.duration, p.permissions).describe()
-
-
-def _member_action(
+def punishment_action(
     p: Punishment,
     chat: str,
     user: str,
@@ -333,6 +333,7 @@ def _member_action(
     reason: str,
     values: dict[str, str],
 ) -> Action:
+    """The member action for a punishment (a ladder step or a rule's direct action)."""
     if p.action is ActionKind.WARN:
         text = render(p.message, values) if p.message else f"{name}, this is a warning: {reason}."
         return Warn(chat=chat, user=user, user_name=name, reason=reason, text=text)

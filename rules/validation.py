@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from rules.diagnostics import Diagnostic, did_you_mean
-from rules.yamlsource import Document, KeyPath
+from rules.yamlsource import Document, KeyPath, rule_id_at
 
 _SHAPE_ERRORS = {
     "list_type",
@@ -30,6 +30,23 @@ _SHAPE_ERRORS = {
     "enum",
     "literal_error",
     "is_instance_of",
+}
+_SHAPE_WORDS = {
+    "list_type": "a list",
+    "dict_type": "a mapping (key: value)",
+    "model_type": "a mapping (key: value)",
+    "model_attributes_type": "a mapping (key: value)",
+    "string_type": "text",
+    "int_type": "a number",
+    "float_type": "a number",
+    "bool_type": "true or false",
+}
+_BOUNDS = {
+    "greater_than_equal": ("at least", "ge"),
+    "greater_than": ("more than", "gt"),
+    "less_than_equal": ("at most", "le"),
+    "less_than": ("less than", "lt"),
+    "too_short": ("at least", "min_length"),
 }
 _YAML11_BOOLEANS = {"yes", "no", "on", "off", "y", "n", "Yes", "No", "On", "Off", "YES", "NO"}
 
@@ -53,21 +70,6 @@ def translate(error: ValidationError, doc: Document, root: type[BaseModel]) -> l
         diagnostics.append(_diagnostic(doc, root, path, errors, value))
     diagnostics.sort(key=lambda d: (d.line, d.col))
     return diagnostics
-
-
-def rule_id_at(data: Any, path: KeyPath) -> str:
-    """The id of the rule a path points into (`rules[3]…`), or ''."""
-    if (
-        len(path) >= 2
-        and path[0] == "rules"
-        and isinstance(path[1], int)
-        and isinstance(data, dict)
-    ):
-        rules = data.get("rules")
-        if isinstance(rules, list) and path[1] < len(rules) and isinstance(rules[path[1]], dict):
-            rule_id = rules[path[1]].get("id")
-            return rule_id if isinstance(rule_id, str) else ""
-    return ""
 
 
 def _diagnostic(
@@ -94,12 +96,27 @@ def _diagnostic(
     elif kind in ("enum", "literal_error"):
         expected = first.get("ctx", {}).get("expected", "")
         options = [o.strip(" '") for o in expected.replace(" or ", ", ").split(",") if o.strip()]
-        message = f"'{value}' is not one of: {', '.join(options)}"
-        hint = did_you_mean(str(value), options)
+        if path == ("version",):
+            message = (
+                f"this Steward reads rule files of version {', '.join(options)}, not {_show(value)}"
+            )
+            hint = "check the release notes of the Steward that wrote this file"
+        else:
+            message = f"'{value}' is not one of: {', '.join(options)}"
+            hint = did_you_mean(str(value), options)
     else:
         message = _expected(errors, value)
+        kinds = {e["type"] for e in errors}
         if kind == "bool_type" and isinstance(value, str) and value in _YAML11_BOOLEANS:
             hint = f"write true or false; YAML 1.1 spellings like '{value}' are text here"
+        elif kinds & {"int_type", "float_type"} and isinstance(value, str) and _numeric(value):
+            hint = "remove the quotes; quoted values are text"
+        elif (
+            "list_type" in kinds
+            and isinstance(value, str | int | float)
+            and not isinstance(value, bool)
+        ):
+            hint = f"write a single item as a list: [{value}]"
     return doc.diagnostic(
         path, message, key=on_key, rule_id=rule_id, hint=hint, key_path=_fmt(path)
     )
@@ -125,6 +142,13 @@ def _expected(errors: list[dict[str, Any]], value: Any) -> str:
         return f"expected a list, got {shown}"
     if kinds <= {"dict_type", "model_type", "model_attributes_type"}:
         return f"expected a mapping (key: value), got {shown}"
+    if kinds <= _SHAPE_ERRORS:
+        wanted = []
+        for e in errors:
+            word = _SHAPE_WORDS.get(e["type"], "")
+            if word and word not in wanted:
+                wanted.append(word)
+        return f"expected {' or '.join(wanted)}, got {shown}"
     messages = []
     for e in errors:
         msg = str(e["msg"])
@@ -133,6 +157,9 @@ def _expected(errors: list[dict[str, Any]], value: Any) -> str:
         msg = msg.replace("Input should be", "should be").replace("String should", "should")
         if e["type"] == "string_pattern_mismatch":
             msg = "ids and names use letters, digits, '-', '_' and '.' (rule ids are lowercase)"
+        elif e["type"] in _BOUNDS:
+            limit = e.get("ctx", {}).get(_BOUNDS[e["type"]][1])
+            msg = f"must be {_BOUNDS[e['type']][0]} {limit}, got {shown}"
         if msg not in messages:
             messages.append(msg)
     return "; ".join(messages)
@@ -152,11 +179,21 @@ def _show(value: Any) -> str:
     return str(value)
 
 
+def _numeric(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _matching_shape(errors: list[dict[str, Any]], value: Any) -> list[dict[str, Any]]:
     """Keep the errors of the union branch whose shape matches what was written."""
     if len(errors) == 1:
         return errors
     irrelevant: set[str] = set()
+    if isinstance(value, dict | list):
+        irrelevant |= {"enum", "literal_error"}
     if not isinstance(value, list):
         irrelevant.add("list_type")
     if not isinstance(value, dict):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,15 +20,30 @@ from rules.diagnostics import Diagnostic, RuleFileError, format_key_path
 
 # Rule files are short; a bigger file is almost surely a mistake (a log, a dump), and parsing it
 # would keep `steward check` busy for minutes. Long lists belong in `lists: {name: {file: …}}`.
-MAX_FILE_BYTES = 2 * 1024 * 1024
+MAX_FILE_BYTES = 1024 * 1024
 # Aliases can make a small file expand enormously ("billion laughs"); this bounds the work.
 MAX_NODES = 500_000
+# Rule files nest a few levels; a very deep one is a mistake and would exhaust the stack.
+MAX_DEPTH = 64
 
 KeyPath = tuple[str | int, ...]
 
-_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_Base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-_INT = re.compile(r"[-+]?(?:0|[1-9][0-9_]*)")
+
+class _Loader(_Base):  # type: ignore[misc]
+    """Composes nodes without PyYAML's YAML 1.1 type guessing; `_scalar` types plain values.
+
+    Besides the `yes`/`no` trap, PyYAML's resolver is written in Python and dominates the time
+    spent on large files, so skipping it makes `steward check` several times faster.
+    """
+
+    yaml_implicit_resolvers: dict[str, Any] = {}  # noqa: RUF012
+
+
+_INT = re.compile(r"[-+]?[0-9][0-9_]*")
+_HEX = re.compile(r"0x[0-9a-fA-F]+")
+_OCT = re.compile(r"0o[0-7]+")
 _FLOAT = re.compile(r"[-+]?(?:\.[0-9]+|[0-9][0-9_]*\.[0-9]*|[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)?")
 _NULLS = {"", "~", "null", "Null", "NULL"}
 _TRUE = {"true", "True", "TRUE"}
@@ -89,6 +104,9 @@ class Document:
         return self.source.diagnostic(line, col, message, **extra)
 
 
+_EMPTY_HINT = "a rule file starts with `version: 1` and lists its rules under `rules:`"
+
+
 def read_source(path: str | os.PathLike[str], *, display: str | None = None) -> SourceText:
     """Read a file as UTF-8 text, turning every way it can fail into a diagnostic."""
     shown = display or str(path)
@@ -133,7 +151,12 @@ def decode_utf8(raw: bytes, shown: str) -> str:
     except UnicodeDecodeError as exc:
         before = raw[: exc.start]
         line = before.count(b"\n") + 1
-        col = exc.start - (before.rfind(b"\n") + 1) + 1
+        line_start = before.rfind(b"\n") + 1
+        col = len(raw[line_start : exc.start].decode("utf-8", "replace")) + 1
+        line_end = raw.find(b"\n", exc.start)
+        shown_line = raw[line_start : line_end if line_end >= 0 else len(raw)].decode(
+            "utf-8", "replace"
+        )
         raise RuleFileError(
             [
                 Diagnostic(
@@ -142,6 +165,7 @@ def decode_utf8(raw: bytes, shown: str) -> str:
                     col,
                     f"file is not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start})",
                     hint="save the file as UTF-8",
+                    source_line=shown_line,
                 )
             ]
         ) from None
@@ -151,7 +175,7 @@ def decode_utf8(raw: bytes, shown: str) -> str:
 def parse_yaml(source: SourceText) -> Document:
     """Compose and convert one YAML document, collecting every structural problem at once."""
     if not source.text.strip():
-        raise RuleFileError([source.diagnostic(1, 1, "file is empty")])
+        raise RuleFileError([source.diagnostic(1, 1, "file is empty", hint=_EMPTY_HINT)])
     tab = _first_indentation_tab(source)
     if tab is not None:
         line, col = tab
@@ -169,12 +193,34 @@ def parse_yaml(source: SourceText) -> Document:
     except yaml.YAMLError as exc:
         raise RuleFileError([source.diagnostic(1, 1, f"YAML error: {exc}")]) from None
     if node is None:
-        raise RuleFileError([source.diagnostic(1, 1, "file is empty (only comments)")])
+        raise RuleFileError(
+            [source.diagnostic(1, 1, "file is empty (only comments)", hint=_EMPTY_HINT)]
+        )
     converter = _Converter(source)
     data = converter.convert(node, ())
     if converter.problems:
-        raise RuleFileError(converter.problems)
+        raise RuleFileError(
+            [
+                replace(d, rule_id=rule_id_at(data, path)) if not d.rule_id else d
+                for path, d in converter.problems
+            ]
+        )
     return Document(source, data, converter.value_marks, converter.key_marks)
+
+
+def rule_id_at(data: Any, path: KeyPath) -> str:
+    """The id of the rule a path points into (`rules[3]…`), or ''."""
+    if (
+        len(path) >= 2
+        and path[0] == "rules"
+        and isinstance(path[1], int)
+        and isinstance(data, dict)
+    ):
+        rules = data.get("rules")
+        if isinstance(rules, list) and path[1] < len(rules) and isinstance(rules[path[1]], dict):
+            rule_id = rules[path[1]].get("id")
+            return rule_id if isinstance(rule_id, str) else ""
+    return ""
 
 
 def load_yaml_file(path: str | os.PathLike[str], *, display: str | None = None) -> Document:
@@ -201,16 +247,20 @@ def _syntax_diagnostic(source: SourceText, exc: yaml.MarkedYAMLError) -> Diagnos
     col = mark.column + 1 if mark else 1
     problem = exc.problem or "cannot parse"
     message = f"YAML syntax error: {problem}"
-    if exc.context:
-        message += f" ({exc.context}"
-        if exc.context_mark and exc.context_mark is not mark:
-            message += f" at line {exc.context_mark.line + 1}"
-        message += ")"
     hint = ""
+    opened = exc.context_mark
+    if exc.context and opened is not None and opened is not mark:
+        what = exc.context.removeprefix("while parsing ").removeprefix("while scanning ")
+        what = what.removeprefix("a ").removeprefix("an ")
+        where = f"line {opened.line + 1}, column {opened.column + 1}"
+        hint = f"the {what} that starts at {where} is not closed properly"
     if "mapping values are not allowed" in problem:
         hint = "quote text that contains ': ' or check the indentation above"
     elif "found character '@'" in problem or "found character '`'" in problem:
         hint = "quote values that start with @ or `"
+    elif "expected a single document" in (exc.context or "") or "another document" in problem:
+        message = "a rule file holds one YAML document"
+        hint = "remove the `---` separator and merge the documents, or split them into files"
     return source.diagnostic(line, col, message, hint=hint)
 
 
@@ -221,55 +271,71 @@ class _Converter:
         self.source = source
         self.value_marks: dict[KeyPath, tuple[int, int]] = {}
         self.key_marks: dict[KeyPath, tuple[int, int]] = {}
-        self.problems: list[Diagnostic] = []
+        self.problems: list[tuple[KeyPath, Diagnostic]] = []
         self.nodes = 0
+        self._ancestors: set[int] = set()
+
+    def _problem(self, path: KeyPath, line: int, col: int, message: str, **extra: Any) -> None:
+        extra.setdefault("key_path", format_key_path(path))
+        self.problems.append((path, self.source.diagnostic(line, col, message, **extra)))
 
     def convert(self, node: yaml.Node, path: KeyPath) -> Any:
+        line, col = node.start_mark.line + 1, node.start_mark.column + 1
+        if id(node) in self._ancestors:
+            self._problem(path, line, col, "an alias refers to a value that contains it (a cycle)")
+            return None
+        if len(self._ancestors) >= MAX_DEPTH:
+            self._problem(path, line, col, f"values are nested deeper than {MAX_DEPTH} levels")
+            return None
         self.nodes += 1
         if self.nodes > MAX_NODES:
             if self.nodes == MAX_NODES + 1:
-                line, col = node.start_mark.line + 1, node.start_mark.column + 1
-                self.problems.append(
-                    self.source.diagnostic(
-                        line,
-                        col,
-                        f"document has more than {MAX_NODES} values (too many aliases?)",
-                    )
+                self._problem(
+                    path,
+                    line,
+                    col,
+                    f"document has more than {MAX_NODES} values (too many aliases?)",
                 )
             return None
-        self.value_marks.setdefault(path, (node.start_mark.line + 1, node.start_mark.column + 1))
+        self.value_marks.setdefault(path, (line, col))
+        if isinstance(node, yaml.ScalarNode):
+            return _scalar(node)
+        self._ancestors.add(id(node))
+        try:
+            return self._collection(node, path, line, col)
+        finally:
+            self._ancestors.discard(id(node))
+
+    def _collection(self, node: yaml.Node, path: KeyPath, line: int, col: int) -> Any:
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, path)
-        if isinstance(node, yaml.SequenceNode):
-            return [self.convert(item, (*path, i)) for i, item in enumerate(node.value)]
-        assert isinstance(node, yaml.ScalarNode)
-        return _scalar(node)
+        assert isinstance(node, yaml.SequenceNode)
+        return [self.convert(item, (*path, i)) for i, item in enumerate(node.value)]
 
     def _mapping(self, node: yaml.MappingNode, path: KeyPath) -> dict[str, Any]:
         result: dict[str, Any] = {}
         for key_node, value_node in node.value:
             key_pos = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
-            if key_node.tag == "tag:yaml.org,2002:merge":
-                self.problems.append(
-                    self.source.diagnostic(
-                        *key_pos, "'<<' merge keys are not supported", hint="use `extends:` instead"
-                    )
-                )
-                continue
             if not isinstance(key_node, yaml.ScalarNode):
-                self.problems.append(self.source.diagnostic(*key_pos, "a key must be plain text"))
+                self._problem(path, *key_pos, "a key must be plain text")
+                continue
+            if key_node.value == "<<" and not key_node.style:
+                self._problem(
+                    path,
+                    *key_pos,
+                    "'<<' merge keys are not supported",
+                    hint="use `extends:` instead",
+                )
                 continue
             key = str(key_node.value)
             child = (*path, key)
             if key in result:
                 first = self.key_marks[child]
-                self.problems.append(
-                    self.source.diagnostic(
-                        *key_pos,
-                        f"duplicate key '{key}' (first defined at line {first[0]})",
-                        key_path=format_key_path(child),
-                        hint="remove one of them; YAML would silently keep only the last",
-                    )
+                self._problem(
+                    child,
+                    *key_pos,
+                    f"duplicate key '{key}' (first defined at line {first[0]})",
+                    hint="remove one of them; YAML would silently keep only the last",
                 )
                 continue
             self.key_marks[child] = key_pos
@@ -289,6 +355,10 @@ def _scalar(node: yaml.ScalarNode) -> Any:
         return False
     if _INT.fullmatch(value):
         return int(value.replace("_", ""))
+    if _HEX.fullmatch(value):
+        return int(value, 16)
+    if _OCT.fullmatch(value):
+        return int(value[2:], 8)
     if _FLOAT.fullmatch(value):
         return float(value.replace("_", ""))
     if value in {".inf", "+.inf", ".Inf"}:

@@ -1,0 +1,135 @@
+"""Start Steward for real: the composition root behind `steward run` and `steward console`.
+
+This is the one place in `bot/` that reaches into `adapters/`, and only lazily, by name: the
+core never imports a platform library, and a platform's extra (`steward[telegram]`) is needed
+only when its token is set.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+import signal
+from datetime import UTC, datetime, timedelta
+from typing import TextIO
+
+from bot.adapter import Adapter
+from bot.capabilities import CONSOLE
+from bot.clock import Clock, SystemClock, VirtualClock
+from bot.config import LoadedConfig
+from bot.local import LocalAdapter
+from bot.runtime import Runtime
+from bot.storage.sqlite import SqliteStore
+
+log = logging.getLogger("steward")
+
+PLATFORMS = {"telegram": "TELEGRAM_BOT_TOKEN", "discord": "DISCORD_BOT_TOKEN"}
+
+
+class StartupError(Exception):
+    """Steward cannot start; the message says why and what to do."""
+
+
+def configured_platforms(config: LoadedConfig) -> list[str]:
+    """Platforms whose credentials are set."""
+    adapters = config.config.adapters
+    found = []
+    if adapters.telegram.token:
+        found.append("telegram")
+    if adapters.discord.token:
+        found.append("discord")
+    return found
+
+
+def build_adapter(platform: str, config: LoadedConfig, clock: Clock) -> Adapter:
+    module_name = f"adapters.{platform}"
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        missing = exc.name or ""
+        if missing.startswith("adapters"):
+            raise StartupError(f"this version of Steward has no {platform} adapter yet") from None
+        raise StartupError(
+            f"the {platform} adapter needs {missing}: pip install 'steward[{platform}]'"
+        ) from None
+    adapter: Adapter = module.create(config, clock)
+    return adapter
+
+
+async def run_platforms(config: LoadedConfig, platforms: list[str]) -> int:
+    """Run the platform adapters until Ctrl-C or SIGTERM, then shut down cleanly."""
+    clock = SystemClock()
+    adapters = {p: build_adapter(p, config, clock) for p in platforms}
+    runtime = Runtime(config, adapters, clock=clock)
+    await runtime.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    log.info("Steward is running on %s; press Ctrl-C to stop", ", ".join(platforms))
+    try:
+        await stop.wait()
+    finally:
+        log.info("stopping: finishing queued events and writing state")
+        await runtime.stop()
+    return 0
+
+
+async def run_console(
+    config: LoadedConfig,
+    *,
+    script: TextIO | None,
+    as_json: bool,
+    database: str | None,
+    out: TextIO,
+    err: TextIO,
+) -> int:
+    """The local chat: a script (stdin that is not a terminal, or --script) or interactive."""
+    from adapters.console import ConsoleChat, stdin_lines
+
+    clock = VirtualClock(datetime.now(UTC).replace(microsecond=0))
+    adapter = LocalAdapter(clock, platform="console", capabilities=CONSOLE)
+    path = database or str(config.database_path())
+    runtime = Runtime(
+        config, {"console": adapter}, clock=clock, store=SqliteStore(path), real_time=False
+    )
+    await runtime.start()
+    chat = ConsoleChat(
+        runtime.handle,
+        runtime.advance,
+        adapter,
+        clock,
+        out,
+        err,
+        as_json=as_json,
+        admins_changed=lambda chat_id: runtime.admins.invalidate("console", chat_id),
+    )
+    code = 0
+    try:
+        if script is not None:
+            chat.echo = True
+            code = await chat.run_lines(script)
+        else:
+            if not as_json:
+                print(
+                    "Steward console: type `NAME: message`, `@join NAME`, `@admin NAME`, "
+                    "`@wait 1h`; Ctrl-D or Ctrl-C to quit.",
+                    file=out,
+                )
+            queue = stdin_lines()
+            last = asyncio.get_running_loop().time()
+            while (line := await queue.get()) is not None:
+                now = asyncio.get_running_loop().time()
+                elapsed = now - last
+                last = now
+                if elapsed > 1:
+                    clock.advance(timedelta(seconds=int(elapsed)))
+                await chat.run_line(line)
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        pass
+    finally:
+        await runtime.stop()
+    return code

@@ -1,0 +1,201 @@
+"""Wire the parts into a running Steward, and take it down cleanly.
+
+Start-up order matters: storage first (a database that cannot be used stops everything with a
+clear message), then every group's rules (broken files at start-up are fatal, there is no good
+set to keep), then jobs that fell due while stopped and actions left pending by a crash, and only
+then the adapters, so no new event is handled before the past is settled. Shutdown runs the
+other way: adapters stop receiving, queued events finish, buffered state is written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping
+from datetime import timedelta
+
+from bot.activity import ActivityLog
+from bot.adapter import Adapter
+from bot.admins import AdminCache
+from bot.clock import Clock, SystemClock
+from bot.commands import Commands
+from bot.config import DEFAULT_GROUP, LoadedConfig
+from bot.events import AnyEvent
+from bot.executor import Executor
+from bot.members import MemberCache
+from bot.pipeline import Dispatcher, Handled, Pipeline
+from bot.rulesets import ReloadResult, RuleBook
+from bot.scheduler import Scheduler
+from bot.storage.base import Store
+from bot.storage.sqlite import SqliteStore
+from rules.diagnostics import Diagnostic
+
+log = logging.getLogger("steward")
+
+FLUSH_INTERVAL = 0.25
+WATCH_INTERVAL = 2.0
+
+
+class ConfigGroups:
+    """`GroupMap` over a loaded config."""
+
+    def __init__(self, config: LoadedConfig) -> None:
+        self.config = config
+
+    def group_for(self, platform: str, chat: str) -> str:
+        return self.config.group_for(platform, chat)
+
+    def log_chat(self, group: str) -> str | None:
+        return self.config.group(group).log_chat
+
+
+class Runtime:
+    def __init__(
+        self,
+        config: LoadedConfig,
+        adapters: Mapping[str, Adapter],
+        *,
+        clock: Clock | None = None,
+        store: Store | None = None,
+        real_time: bool = True,
+    ) -> None:
+        self.config = config
+        self.adapters = dict(adapters)
+        self.clock = clock or SystemClock()
+        self.store: Store = store or SqliteStore(config.database_path())
+        self.real_time = real_time
+        self.rulebook = RuleBook()
+        self.activity = ActivityLog()
+        self.members = MemberCache(self.store)
+        self.admins = AdminCache(self._fetch_admins, self.clock)
+        self.scheduler = Scheduler(self.store, self.clock)
+        self.executor = Executor(self.adapters, self.store, self.clock, self.scheduler, self.admins)
+        self.pipeline = Pipeline(
+            store=self.store,
+            clock=self.clock,
+            rulebook=self.rulebook,
+            groups=ConfigGroups(config),
+            members=self.members,
+            activity=self.activity,
+            admins=self.admins,
+            executor=self.executor,
+        )
+        self.pipeline.commands = Commands(self.pipeline)
+        self.dispatcher = Dispatcher(self.pipeline.handle)
+        self.warnings: list[Diagnostic] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stopped = asyncio.Event()
+
+    async def _fetch_admins(self, platform: str, chat: str) -> frozenset[str]:
+        adapter = self.adapters.get(platform)
+        return await adapter.admins(chat) if adapter is not None else frozenset()
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.store.open()
+        try:
+            self.load_rules()
+            for group in self.config.config.groups.values():
+                self.admins.add_configured(group.admins)
+            self.pipeline.started_at = self.clock.now()
+            await self.scheduler.start(real_time=self.real_time)
+            resumed = await self.executor.resume_pending()
+            if resumed:
+                log.info("resumed %d action(s) left pending by the previous run", resumed)
+            for adapter in self.adapters.values():
+                await adapter.start(self.submit)
+                log.info("%s adapter started", adapter.platform)
+        except BaseException:
+            await self.store.close()
+            raise
+        if self.real_time:
+            self._tasks.append(asyncio.create_task(self._flush_loop(), name="steward-flush"))
+            self._tasks.append(asyncio.create_task(self._watch_rules(), name="steward-rules-watch"))
+
+    def load_rules(self) -> None:
+        groups = dict(self.config.group_rules)
+        groups.setdefault(DEFAULT_GROUP, [])
+        for name, files in groups.items():
+            self.warnings.extend(self.rulebook.load(name, files))
+            ruleset = self.rulebook.ruleset(name)
+            self.activity.widen(ruleset.history_window, ruleset.join_window)
+            log.info(
+                "group %s: %d rules from %s",
+                name,
+                len(ruleset.rules),
+                ", ".join(str(f) for f in files),
+            )
+
+    async def submit(self, event: AnyEvent) -> None:
+        """Adapters deliver here: queued per scope, handled in order."""
+        await self.dispatcher.submit(event)
+
+    async def handle(self, event: AnyEvent) -> Handled:
+        """Handle one event now and return what became of it (tests, console, benchmarks)."""
+        return await self.pipeline.handle(event)
+
+    async def stop(self) -> None:
+        for adapter in self.adapters.values():
+            try:
+                await adapter.stop()
+            except Exception:
+                log.exception("%s adapter did not stop cleanly", adapter.platform)
+        await self.dispatcher.close()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        await self.pipeline.flush()
+        await self.scheduler.stop()
+        await self.store.close()
+        self._stopped.set()
+
+    async def advance(self, delta: timedelta) -> None:
+        """Virtual time only: move the clock and run what fell due."""
+        advance = getattr(self.clock, "advance", None)
+        if advance is None:
+            raise RuntimeError("advance() needs a virtual clock")
+        advance(delta)
+        await self.scheduler.run_due()
+        await self.pipeline.flush()
+
+    # -- hot reload -------------------------------------------------------------------------
+
+    async def reload_changed(self) -> list[ReloadResult]:
+        results = self.rulebook.reload_changed()
+        for result in results:
+            if result.changed:
+                ruleset = self.rulebook.ruleset(result.group)
+                self.activity.widen(ruleset.history_window, ruleset.join_window)
+            if result.errors:
+                first = result.errors[0].format().splitlines()[0]
+                more = f" (+{len(result.errors) - 1} more)" if len(result.errors) > 1 else ""
+                text = (
+                    f"Rule files of group '{result.group}' have errors; "
+                    f"the previous rules stay active: {first}{more}"
+                )
+                for platform in self.adapters:
+                    await self.pipeline.report(result.group, platform, text)
+                    break
+        return results
+
+    async def _watch_rules(self) -> None:
+        while True:
+            await asyncio.sleep(WATCH_INTERVAL)
+            try:
+                await self.reload_changed()
+            except Exception:
+                log.exception("checking rule files for changes failed")
+
+    async def _flush_loop(self) -> None:
+        while True:
+            await asyncio.sleep(FLUSH_INTERVAL)
+            try:
+                await self.pipeline.flush()
+                self.activity.sweep(self.clock.now())
+            except Exception:
+                log.exception("writing buffered state failed; will retry")
