@@ -12,6 +12,7 @@ from datetime import timedelta
 _UNITS: dict[str, int] = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _PART = re.compile(r"(\d+)\s*([smhdw])")
 _WHOLE = re.compile(r"(?:\d+\s*[smhdw]\s*)+")
+MAX_SECONDS = 36500 * 86400
 
 
 class DurationError(ValueError):
@@ -36,6 +37,8 @@ def parse_duration(text: str) -> timedelta:
     seconds = sum(int(n) * _UNITS[u] for n, u in _PART.findall(cleaned))
     if seconds <= 0:
         raise DurationError(f"duration {text!r} is zero; durations must be positive")
+    if seconds > MAX_SECONDS:
+        raise DurationError(f"duration {text!r} is too long; the longest is 100 years (36500d)")
     return timedelta(seconds=seconds)
 
 

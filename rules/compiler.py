@@ -87,11 +87,15 @@ class DomainSet:
         hosts: set[str] = set()
         prefixes: dict[str, list[str]] = {}
         for raw in entries:
-            entry = raw.strip().lower()
+            entry = raw.strip()
+            lowered = entry.lower()
             for scheme in ("https://", "http://"):
-                entry = entry.removeprefix(scheme)
+                if lowered.startswith(scheme):
+                    entry = entry[len(scheme) :]
+                    lowered = lowered[len(scheme) :]
             if not entry or entry.startswith("#"):
                 continue
+            # Hosts are case-insensitive; paths are not (short-link codes like bit.ly/AbC).
             host, slash, path = entry.partition("/")
             host = clean_host(host)
             if slash and path.strip("/"):
@@ -225,7 +229,9 @@ class ConditionCompiler:
             hit = ctx.term_hits.get(set_id)
             if hit is None:
                 return None
-            excerpt = ctx.scan_text[hit.start : hit.end]
+            # The skeleton maps one character to one, so positions agree with the normalised
+            # text, which is what the admin can find in the message.
+            excerpt = ctx.normalized[hit.start : hit.end]
             return (Evidence(key, f"{label} '{hit.term}'{source}", excerpt),)
 
         describe = f"{key} {_terms_label(value)}"

@@ -96,6 +96,9 @@ def apply(state: StrikeState, entry: StrikeEntry, decay: Decay | None) -> Strike
 def strike_total(entries: Iterable[StrikeEntry], now: datetime, decay: Decay | None) -> int:
     """A member's total at `now` from their whole ledger; later entries are ignored."""
     state = StrikeState()
+    # The sort is stable: entries at the same instant keep the ledger's order (the store returns
+    # them by time, then by insertion), so "strike, then pardon" and "pardon, then strike" in
+    # one instant mean what they say.
     for entry in sorted(entries, key=lambda e: e.at):
         if entry.at > now:
             break

@@ -224,7 +224,8 @@ def test_explain_admin_is_skipped_and_nothing_happens() -> None:
     result = run_cli("explain", "--admin", "--rules", RULES, "earn from home now")
 
     assert (
-        "SKIP   scam-phrases (tests/data/cli/rules.yaml:12): matched, but admins are exempt from this rule"
+        "SKIP   scam-phrases (tests/data/cli/rules.yaml:12): "
+        "matched, but admins are exempt from this rule"
     ) in result.output.splitlines()
     assert "MATCH" not in result.output
     assert "Actions:" not in result.output
