@@ -34,7 +34,7 @@ from bot.durations import DurationError, format_duration, parse_duration
 from bot.events import ButtonPress, Command, User
 from bot.storage.base import Case, CaseStatus, MemberKey, MemberRecord, NewCase
 from rules.ladder import StrikeEntry
-from rules.ruleset import Punishment, punishment_action
+from rules.ruleset import Punishment, punishment_action, punishment_notice
 
 if TYPE_CHECKING:
     from bot.pipeline import Handled, Pipeline
@@ -317,6 +317,9 @@ class Commands:
                     punishment, call.chat, target.id, target.display, until, reason, values
                 )
             )
+            notice = punishment_notice(punishment, call.chat, values, reason)
+            if notice is not None:
+                actions.append(notice)
         step = decision.step.describe() if decision.step else "no step reached"
         case = self._case_for(
             call,

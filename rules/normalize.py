@@ -17,15 +17,20 @@ _INVISIBLE = "\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180e\u200b\u200c\u200d
 _INVISIBLE += "\u202a\u202b\u202c\u202d\u202e\u2060\u2061\u2062\u2063\u2064\u206a\u206b\u206c"
 _INVISIBLE += "\u206d\u206e\u206f\u3164\ufe00\ufe01\ufe02\ufe03\ufe0e\ufe0f\ufeff\uffa0"
 
-# Lowercase lookalikes (after case folding) mapped to the Latin letter they imitate.
+# Lowercase lookalikes (after case folding) mapped to the ASCII character they imitate. Every
+# mapping is one character to one, so positions in a skeleton match positions in the text.
 _CONFUSABLE_PAIRS = {
-    # Cyrillic
+    # Cyrillic, including the digit disguises Russian spam uses (3apa6oтoк)
     "а": "a",
+    "б": "6",
     "в": "b",
-    "с": "c",
+    "г": "r",
     "ԁ": "d",
     "е": "e",
     "ё": "e",
+    "з": "3",
+    "и": "u",
+    "й": "u",
     "һ": "h",
     "і": "i",
     "ї": "i",
@@ -35,13 +40,19 @@ _CONFUSABLE_PAIRS = {
     "м": "m",
     "н": "h",
     "о": "o",
+    "п": "n",
     "р": "p",
+    "с": "c",
     "ԛ": "q",
     "ѕ": "s",
     "т": "t",
     "у": "y",
     "ԝ": "w",
     "х": "x",
+    "ч": "4",
+    "ш": "w",
+    "ь": "b",
+    "ъ": "b",
     # Greek
     "α": "a",
     "β": "b",
@@ -55,18 +66,76 @@ _CONFUSABLE_PAIRS = {
     "τ": "t",
     "υ": "u",
     "χ": "x",
-    # Latin look-alikes outside ASCII
+    # Latin look-alikes outside ASCII: dotless i, script g, accented vowels
     "ı": "i",
     "ɡ": "g",
     "ɑ": "a",
     "ℓ": "l",
+    "á": "a",
+    "à": "a",
+    "â": "a",
+    "ä": "a",
+    "ã": "a",
+    "é": "e",
+    "è": "e",
+    "ê": "e",
+    "ë": "e",
+    "í": "i",
+    "ì": "i",
+    "î": "i",
+    "ï": "i",
+    "ó": "o",
+    "ò": "o",
+    "ô": "o",
+    "ö": "o",
+    "õ": "o",
+    "ú": "u",
+    "ù": "u",
+    "û": "u",
+    "ü": "u",
+    "ý": "y",
+    "ÿ": "y",
+    "ç": "c",
+    "ñ": "n",
+    "0": "o",
+}
+# Small capitals and similar letters that ordinary text never contains: their presence alone
+# means the text is disguised ("Пᴏддᴇᴧьнᴀя ʙᴀᴧюᴛᴀ").
+_EXOTIC_PAIRS = {
+    "ᴀ": "a",
+    "ʙ": "b",
+    "ᴄ": "c",
+    "ᴅ": "d",
+    "ᴇ": "e",
+    "ɢ": "g",
+    "ʜ": "h",
+    "ɪ": "i",
+    "ᴊ": "j",
+    "ᴋ": "k",
+    "ʟ": "l",
+    "ᴍ": "m",
+    "ɴ": "n",
+    "ᴏ": "o",
+    "ᴘ": "p",
+    "ʀ": "r",
+    "ᴛ": "t",
+    "ᴜ": "u",
+    "ᴠ": "v",
+    "ᴡ": "w",
+    "ʏ": "y",
+    "ᴢ": "z",
+    "ᴨ": "n",
+    "ᴧ": "л",
 }
 
 _INVISIBLE_ONLY: dict[int, str | None] = {ord(c): None for c in _INVISIBLE}
-_SKELETON: dict[int, str | None] = {ord(k): v for k, v in _CONFUSABLE_PAIRS.items()}
+_SKELETON: dict[int, str | None] = {
+    ord(k): v for k, v in (_CONFUSABLE_PAIRS | _EXOTIC_PAIRS).items()
+}
 _HAS_INVISIBLE = re.compile("[" + _INVISIBLE + "]")
-_HAS_LATIN = re.compile("[a-z]")
-_HAS_CONFUSABLE = re.compile("[" + "".join(_CONFUSABLE_PAIRS) + "]")
+_HAS_LATIN_OR_DIGIT = re.compile("[a-z0-9]")
+_HAS_CONFUSABLE = re.compile("[" + "".join(k for k in _CONFUSABLE_PAIRS if not k.isascii()) + "]")
+_HAS_EXOTIC = re.compile("[" + "".join(_EXOTIC_PAIRS) + "]")
 
 
 def normalize(text: str) -> str:
@@ -88,12 +157,15 @@ def skeleton(normalized: str) -> str:
 
 
 def is_disguised(normalized: str) -> bool:
-    """True when Latin letters sit beside lookalikes: the only case where skeletons are needed.
+    """True when a skeleton is needed: Latin letters or digits beside lookalikes, or exotic
+    letters such as small capitals.
 
     Pure Cyrillic or Greek text is left alone (it matches keywords written in its own script),
-    which keeps Russian chats from paying for a character-by-character mapping on every message.
+    which keeps Russian chats from paying for a character-by-character mapping on most messages.
     """
-    return bool(_HAS_LATIN.search(normalized)) and bool(_HAS_CONFUSABLE.search(normalized))
+    if _HAS_EXOTIC.search(normalized):
+        return True
+    return bool(_HAS_LATIN_OR_DIGIT.search(normalized)) and bool(_HAS_CONFUSABLE.search(normalized))
 
 
 def strip_invisible(text: str) -> str:

@@ -298,6 +298,9 @@ def plan(
         actions.append(
             punishment_action(punishment, chat, user.id, user.display, until, reason, values)
         )
+        notice = punishment_notice(punishment, chat, values, reason)
+        if notice is not None:
+            actions.append(notice)
     if any(m.rule.notify_admins for m in verdict.matches):
         evidence = "; ".join(e.format() for e in primary.evidence)
         actions.append(
@@ -322,6 +325,13 @@ def _punishment(verdict: Verdict, decision: LadderDecision | None) -> Punishment
         return SEVERITY.get(p.action, 0), lasting
 
     return max(options, key=weight)
+
+
+def punishment_notice(p: Punishment, chat: str, values: dict[str, str], reason: str) -> Send | None:
+    """The step's or action's `message`, told in the chat (a warning carries it itself)."""
+    if not p.message or p.action is ActionKind.WARN:
+        return None
+    return Send(chat=chat, text=render(p.message, values), reason=reason)
 
 
 def punishment_action(
