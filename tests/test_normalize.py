@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rules.normalize import is_disguised, normalize, skeleton, strip_invisible
+from rules.terms import TermIndex
 from tests.helpers import matched, message, one_rule
 
 FREE = one_rule({"keywords": ["free"]})
@@ -249,3 +250,27 @@ def test_normalize_drops_invisible_characters_and_edge_spaces(text: str) -> None
     assert result == result.strip()
     assert "  " not in result
     assert not any(c in result for c in INVISIBLE)
+
+
+@pytest.mark.parametrize(
+    ("text", "keyword"),
+    [
+        ("3apa6oтoк", "заработок"),  # digits for з and б, Latin a/p/o
+        ("зараб0ток", "заработок"),  # a zero for о in otherwise Cyrillic text
+        ("Пᴏддᴇᴧьнᴀя ʙᴀᴧюᴛᴀ", "поддельная валюта"),  # small capitals
+        ("Óбyчeниe", "обучение"),  # accented and Latin twins
+        ("нaбuрaю", "набираю"),  # Latin u for и
+    ],
+)
+def test_russian_disguises_match_the_russian_keyword(text: str, keyword: str) -> None:
+    index = TermIndex()
+    set_id = index.add_set([keyword], whole_words=False)
+    index.build()
+    plain = normalize(text)
+    scanned = skeleton(plain) if is_disguised(plain) else plain
+
+    assert set_id in index.scan(scanned)
+
+
+def test_plain_russian_text_is_not_remapped() -> None:
+    assert is_disguised(normalize("Привет, как дела?")) is False
