@@ -12,8 +12,9 @@ import contextlib
 import importlib
 import logging
 import signal
+from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
-from typing import TextIO
+from typing import TextIO, TypeVar
 
 from bot.adapter import Adapter
 from bot.capabilities import CONSOLE
@@ -24,6 +25,7 @@ from bot.runtime import Runtime
 from bot.storage.sqlite import SqliteStore
 
 log = logging.getLogger("steward")
+T = TypeVar("T")
 
 PLATFORMS = {"telegram": "TELEGRAM_BOT_TOKEN", "discord": "DISCORD_BOT_TOKEN"}
 
@@ -64,11 +66,7 @@ async def run_platforms(config: LoadedConfig, platforms: list[str]) -> int:
     adapters = {p: build_adapter(p, config, clock) for p in platforms}
     runtime = Runtime(config, adapters, clock=clock)
     await runtime.start()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
+    stop = _stop_on_signals()
     log.info("Steward is running on %s; press Ctrl-C to stop", ", ".join(platforms))
     try:
         await stop.wait()
@@ -76,6 +74,30 @@ async def run_platforms(config: LoadedConfig, platforms: list[str]) -> int:
         log.info("stopping: finishing queued events and writing state")
         await runtime.stop()
     return 0
+
+
+def _stop_on_signals() -> asyncio.Event:
+    """An event set by Ctrl-C or SIGTERM, so shutdown runs in order instead of unwinding."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+async def _until(work: Awaitable[T], stop: asyncio.Event, *, default: T) -> T:
+    """`work`'s result, or `default` if a stop signal comes first (the work is cancelled)."""
+    task = asyncio.ensure_future(work)
+    stopper = asyncio.ensure_future(stop.wait())
+    done, _ = await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    if task in done:
+        stopper.cancel()
+        return task.result()
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    return default
 
 
 async def run_console(
@@ -108,10 +130,11 @@ async def run_console(
         admins_changed=lambda chat_id: runtime.admins.invalidate("console", chat_id),
     )
     code = 0
+    stop = _stop_on_signals()
     try:
         if script is not None:
             chat.echo = True
-            code = await chat.run_lines(script)
+            code = await _until(chat.run_lines(script), stop, default=130)
         else:
             if not as_json:
                 print(
@@ -119,17 +142,16 @@ async def run_console(
                     "`@wait 1h`; Ctrl-D or Ctrl-C to quit.",
                     file=out,
                 )
+            chat.echo = False  # the terminal already shows what was typed
             queue = stdin_lines()
             last = asyncio.get_running_loop().time()
-            while (line := await queue.get()) is not None:
+            while (line := await _until(queue.get(), stop, default=None)) is not None:
                 now = asyncio.get_running_loop().time()
                 elapsed = now - last
                 last = now
                 if elapsed > 1:
                     clock.advance(timedelta(seconds=int(elapsed)))
                 await chat.run_line(line)
-    except (KeyboardInterrupt, asyncio.CancelledError):
-        pass
     finally:
         await runtime.stop()
     return code

@@ -57,7 +57,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "-c", "--config", metavar="CONFIG", help="config file (default: embedded defaults)"
     )
-    run.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
+    run.add_argument(
+        "--log-level", help="DEBUG, INFO, WARNING or ERROR (default: INFO; WARNING in the console)"
+    )
     run.set_defaults(handler=_run)
 
     console = sub.add_parser("console", help="a local chat in the terminal for trying rules")
@@ -196,11 +198,12 @@ def _setup_logging(level: str) -> None:
 
 
 def _run(args: argparse.Namespace, out: TextIO) -> int:
-    _setup_logging(args.log_level)
     config = _load_config(args.config, out)
     if config is None:
         return 1
     platforms = configured_platforms(config)
+    # In the console the chat is the output; logs would drown it unless asked for.
+    _setup_logging(args.log_level or ("INFO" if platforms else "WARNING"))
     console = config.config.adapters.console.enabled
     try:
         if platforms and console is not True:

@@ -140,6 +140,18 @@ class ConsoleChat:
             await self._join(name)
         if self.echo and not self.as_json:
             print(f"{name}: {said}", file=self.out)
+        member = name.lower()
+        if self.adapter.is_banned(CHAT.id, member) or self.adapter.is_muted(CHAT.id, member):
+            # A real platform would not deliver this; say so instead of pretending.
+            state = "banned" if self.adapter.is_banned(CHAT.id, member) else "muted"
+            until = (
+                self.adapter.banned_until(CHAT.id, member)
+                if state == "banned"
+                else self.adapter.muted_until(CHAT.id, member)
+            )
+            when = f" until {until:%Y-%m-%d %H:%M} UTC" if until else ""
+            self._say(f"  ({name} is {state}{when}; the message is not delivered)")
+            return
         if said.startswith("/") and len(said) > 1:
             await self._command(name, said)
         else:
@@ -157,7 +169,7 @@ class ConsoleChat:
 
     async def _join(self, name: str) -> None:
         self._known.add(name.lower())
-        if self.echo and not self.as_json:
+        if not self.as_json:
             print(f"→ {name} joined", file=self.out)
         await self._event(
             Join(

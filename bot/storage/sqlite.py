@@ -165,13 +165,15 @@ class SqliteStore:
                 raise
             await db.execute("COMMIT")
 
+    # Reads use `execute_fetchall`: one trip to the connection's thread instead of three
+    # (execute, fetch, close), and every trip costs tens of microseconds of event-loop time.
+
     async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        async with self._conn.execute(sql, params) as cursor:
-            return list(await cursor.fetchall())
+        return list(await self._conn.execute_fetchall(sql, params))
 
     async def _one(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        async with self._conn.execute(sql, params) as cursor:
-            return await cursor.fetchone()
+        rows = await self._conn.execute_fetchall(sql, params)
+        return next(iter(rows), None)
 
     # -- events ---------------------------------------------------------------------------
 
