@@ -1,9 +1,11 @@
 """The contract between the core and a platform adapter.
 
-Adapters translate; they never decide. Inbound they hand canonical events to an `EventSink`;
-outbound they perform canonical actions and say, in an `Outcome`, whether it worked and if not
-why, so the executor can record it and tell the admins. Everything above this interface is
-platform-neutral and testable with the fake adapter in `bot.testing`.
+Adapters translate; they never decide. Inbound they hand canonical events to their `Host` (and
+tell it about platform facts that are not events: admin lists changed, the bot was removed from
+a chat, a group moved to a new id); outbound they perform canonical actions and say, in an
+`Outcome`, whether it worked and if not why, so the executor can record it and tell the admins.
+Everything above this interface is platform-neutral and testable with the in-memory platform
+in `bot.local`.
 """
 
 from __future__ import annotations
@@ -18,6 +20,26 @@ from bot.capabilities import Capabilities
 from bot.events import AnyEvent, User
 
 EventSink = Callable[[AnyEvent], Awaitable[None]]
+
+
+class Host(Protocol):
+    """What an adapter may tell the core. The runtime implements it."""
+
+    async def submit(self, event: AnyEvent) -> None:
+        """A canonical event, queued for the pipeline in its scope's order."""
+        ...
+
+    async def admins_changed(self, platform: str, chat: str) -> None:
+        """Someone became or stopped being an admin: cached admin lists are stale."""
+        ...
+
+    async def chat_gone(self, platform: str, chat: str) -> None:
+        """The bot was removed from the chat (or it was deleted): stop acting there."""
+        ...
+
+    async def chat_moved(self, platform: str, old: str, new: str) -> None:
+        """The chat continues under a new id (a Telegram group became a supergroup)."""
+        ...
 
 
 class Failure(StrEnum):
@@ -54,8 +76,8 @@ class Adapter(Protocol):
     platform: str
     capabilities: Capabilities
 
-    async def start(self, sink: EventSink) -> None:
-        """Connect and begin delivering events to `sink`; returns once running."""
+    async def start(self, host: Host) -> None:
+        """Connect and begin delivering events to `host`; returns once running."""
         ...
 
     async def stop(self) -> None:

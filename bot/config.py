@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -306,13 +306,14 @@ def _interpolate(
         return value
     secret = bool(path) and path[-1] in _SECRET_KEYS
     if secret and not _REFERENCE.fullmatch(value.strip()):
-        problems.append(
-            doc.diagnostic(
-                path,
-                "secrets must come from the environment, not from this file",
-                hint=f"write {path[-1]}: ${{{_suggest_var(path)}}} and set that variable",
-            )
+        found = doc.diagnostic(
+            path,
+            "secrets must come from the environment, not from this file",
+            hint=f"write {path[-1]}: ${{{_suggest_var(path)}}} and set that variable",
         )
+        # The quoted source line would print the secret itself: mask it.
+        masked = found.source_line.replace(value, "*" * 8) if value else found.source_line
+        problems.append(replace(found, source_line=masked))
         return None
     missing: list[str] = []
 

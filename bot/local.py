@@ -26,7 +26,7 @@ from bot.actions import (
     Unmute,
     Warn,
 )
-from bot.adapter import EventSink, Failure, Outcome
+from bot.adapter import Failure, Host, Outcome
 from bot.capabilities import CONSOLE, Capabilities
 from bot.clock import Clock
 from bot.events import User
@@ -74,18 +74,18 @@ class LocalAdapter:
         self.clock = clock
         self.state = LocalState()
         self.performed: list[Action] = []
-        self.sink: EventSink | None = None
+        self.host: Host | None = None
         self._me = me
         self._failures: dict[ActionKind, _Injected] = {}
         self.listeners: list[Callable[[Action, Outcome], None]] = []
 
     # -- Adapter ----------------------------------------------------------------------------
 
-    async def start(self, sink: EventSink) -> None:
-        self.sink = sink
+    async def start(self, host: Host) -> None:
+        self.host = host
 
     async def stop(self) -> None:
-        self.sink = None
+        self.host = None
 
     def me(self) -> User:
         return self._me

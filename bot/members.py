@@ -13,6 +13,7 @@ needed for every rule that tests `member.strikes` and for every offence.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Sequence
 from datetime import datetime
 
 from bot.events import User
@@ -39,7 +40,11 @@ class MemberCache:
                 record = MemberRecord(key=key, first_seen=at, last_seen=at)
                 self._dirty[key] = record
             self._members[key] = record
-            self._ledgers[key] = await self.store.strikes(key)
+            ledger = await self.store.strikes(key)
+            if ledger:  # most members have none: no empty list kept per member
+                self._ledgers[key] = ledger
+            else:
+                self._ledgers.pop(key, None)
             await self._evict()
         else:
             self._members.move_to_end(key)
@@ -55,8 +60,9 @@ class MemberCache:
         """Mark a member as changed so the next flush writes it."""
         self._dirty[record.key] = record
 
-    def ledger(self, key: MemberKey) -> list[StrikeEntry]:
-        return self._ledgers.get(key, [])
+    def ledger(self, key: MemberKey) -> Sequence[StrikeEntry]:
+        """The member's strike ledger, oldest first (empty when they have none)."""
+        return self._ledgers.get(key, ())
 
     def add_strike(self, key: MemberKey, entry: StrikeEntry) -> None:
         """Mirror a strike already committed to the store."""
@@ -67,8 +73,18 @@ class MemberCache:
 
     async def reload_ledger(self, key: MemberKey) -> list[StrikeEntry]:
         entries = await self.store.strikes(key)
-        self._ledgers[key] = entries
+        if entries:
+            self._ledgers[key] = entries
+        else:
+            self._ledgers.pop(key, None)
         return entries
+
+    def forget_scope(self, platform: str, scope: str) -> None:
+        """Drop cached members of a scope (after it moved); the store has them under the new id."""
+        for key in [k for k in self._members if k.platform == platform and k.scope == scope]:
+            self._members.pop(key, None)
+            self._ledgers.pop(key, None)
+            self._dirty.pop(key, None)
 
     def find_by_username(self, platform: str, scope: str, username: str) -> MemberRecord | None:
         wanted = username.lstrip("@").lower()

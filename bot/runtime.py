@@ -105,7 +105,7 @@ class Runtime:
             if resumed:
                 log.info("resumed %d action(s) left pending by the previous run", resumed)
             for adapter in self.adapters.values():
-                await adapter.start(self.submit)
+                await adapter.start(self)
                 log.info("%s adapter started", adapter.platform)
         except BaseException:
             await self.store.close()
@@ -131,6 +131,23 @@ class Runtime:
     async def submit(self, event: AnyEvent) -> None:
         """Adapters deliver here: queued per scope, handled in order."""
         await self.dispatcher.submit(event)
+
+    async def admins_changed(self, platform: str, chat: str) -> None:
+        self.admins.invalidate(platform, chat)
+
+    async def chat_gone(self, platform: str, chat: str) -> None:
+        """The bot was removed: remember it, so nothing is attempted there until it returns."""
+        log.warning("removed from %s:%s; marking the chat inactive", platform, chat)
+        await self.store.set_chat_active(platform, chat, False)
+        self.pipeline.forget_chat(platform, chat)
+
+    async def chat_moved(self, platform: str, old: str, new: str) -> None:
+        """Strikes, cases and members follow a group that became a supergroup."""
+        log.info("%s chat %s moved to %s; its history follows", platform, old, new)
+        await self.pipeline.flush()
+        await self.store.move_chat(platform, old, new)
+        self.members.forget_scope(platform, old)
+        self.pipeline.forget_chat(platform, old)
 
     async def handle(self, event: AnyEvent) -> Handled:
         """Handle one event now and return what became of it (tests, console, benchmarks)."""
