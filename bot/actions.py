@@ -38,6 +38,8 @@ class ActionKind(StrEnum):
     SEND = "send"
     DIRECT_MESSAGE = "direct_message"
     NOTIFY_ADMINS = "notify_admins"
+    APPROVE_JOIN = "approve_join"
+    DECLINE_JOIN = "decline_join"
 
 
 # Actions that take something away from a member; never applied to admins, owners or the bot.
@@ -153,6 +155,18 @@ class NotifyAdmins(Action):
     text: str
     buttons: tuple[Button, ...] = ()
     kind: ClassVar[ActionKind] = ActionKind.NOTIFY_ADMINS
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ApproveJoinRequest(MemberAction):
+    """Let someone who asked to join in (a group that screens join requests)."""
+
+    kind: ClassVar[ActionKind] = ActionKind.APPROVE_JOIN
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeclineJoinRequest(MemberAction):
+    kind: ClassVar[ActionKind] = ActionKind.DECLINE_JOIN
 
 
 AnyAction = (

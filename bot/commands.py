@@ -232,6 +232,13 @@ class Commands:
         case = await store.case(case_id)
         if case is None or case.status not in (CaseStatus.APPEALED, CaseStatus.OPEN):
             return
+        if not await self._may_judge(platform, chat, group, case, admin):
+            log.warning(
+                "%s pressed an appeal button for case #%s without being its admin",
+                admin.id,
+                case_id,
+            )
+            return
         if uphold:
             await store.update_case(
                 case_id,
@@ -246,6 +253,20 @@ class Commands:
             text = f"Case #{case_id} pardoned by {admin.display}: its strikes are removed."
         await self._send(platform, case.chat, text)
         await self.pipeline.report(group, platform, text)
+
+    async def _may_judge(
+        self, platform: str, chat: str, group: str, case: Case, admin: User
+    ) -> bool:
+        """Only admins of the case's own chat decide, or admins in the group's log chat."""
+        admins = self.pipeline.admins
+        if case.member.platform != platform:
+            return False
+        if await admins.is_admin(platform, case.chat, admin.id):
+            return True
+        log_chat = self.pipeline.groups.log_chat(
+            self.pipeline.groups.group_for(platform, case.chat)
+        )
+        return log_chat == f"{platform}:{chat}" and await admins.is_admin(platform, chat, admin.id)
 
     async def _undo_case(self, platform: str, case: Case, admin: User, at: datetime) -> None:
         store = self.pipeline.store
@@ -330,6 +351,7 @@ class Commands:
             after=decision.after,
             step=step,
         )
+        call.handled.decision = decision
         await self._record_and_run(call, case, actions)
         self.pipeline.members.add_strike(key, StrikeEntry(call.now, points))
         await self._say(

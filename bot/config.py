@@ -107,6 +107,11 @@ class GroupConfig(_Strict):
     )
     timezone: str | None = None
     admins: list[str] = Field(default_factory=list, description="Extra admins as PLATFORM:USER_ID.")
+    join_requests: Literal["manual", "screen"] = Field(
+        default="manual",
+        description="manual: admins answer join requests; screen: Steward approves requests that "
+        "break no rule and declines the others.",
+    )
 
     @field_validator("chats", "admins")
     @classmethod

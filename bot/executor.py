@@ -116,21 +116,34 @@ class Executor:
             refusal = await self._protected(platform, adapter, action)
             if refusal:
                 return Outcome.failed(Failure.NOT_ALLOWED, refusal)
-        action, note = await self._fit(platform, adapter, action)
+        action, note, followup = self._fit(adapter, action)
         try:
             outcome = await adapter.perform(action)
         except Exception as exc:  # an adapter bug must not stop enforcement elsewhere
             log.exception("%s adapter raised on %s", platform, action.kind.value)
             return Outcome.failed(Failure.OTHER, f"{type(exc).__name__}: {exc}")
-        if outcome.ok and isinstance(action, Unban | Unmute):
-            job = UNBAN_JOB if isinstance(action, Unban) else UNMUTE_JOB
-            await self.scheduler.cancel(job, platform, action.chat, {"user": action.user})
-            await self.scheduler.cancel(
-                RENEW_MUTE_JOB, platform, action.chat, {"user": action.user}
+        if not outcome.ok:
+            return outcome  # nothing happened, so nothing is scheduled to undo it
+        if isinstance(action, MemberAction):
+            await self._supersede(platform, action)
+        if followup is not None:
+            kind, run_at, payload = followup
+            await self.scheduler.at(
+                kind, run_at, platform=platform, chat=action.chat, payload=payload
             )
-        if note and outcome.ok and not outcome.note:
+        if note and not outcome.note:
             outcome = Outcome.done(note)
         return outcome
+
+    async def _supersede(self, platform: str, action: MemberAction) -> None:
+        """A new ban or mute replaces the timing of the previous one, and an unban or unmute
+        ends it: pending undo jobs for the member are cancelled either way."""
+        match = {"user": action.user}
+        if isinstance(action, Ban | Unban):
+            await self.scheduler.cancel(UNBAN_JOB, platform, action.chat, match)
+        if isinstance(action, Mute | Restrict | Unmute):
+            await self.scheduler.cancel(UNMUTE_JOB, platform, action.chat, match)
+            await self.scheduler.cancel(RENEW_MUTE_JOB, platform, action.chat, match)
 
     async def _protected(self, platform: str, adapter: Adapter, action: MemberAction) -> str:
         if action.user == adapter.me().id:
@@ -139,38 +152,35 @@ class Executor:
             return "admins and owners are never punished"
         return ""
 
-    async def _fit(self, platform: str, adapter: Adapter, action: Action) -> tuple[Action, str]:
-        """Clamp to the platform's limits; schedule what the platform cannot time itself."""
+    def _fit(
+        self, adapter: Adapter, action: Action
+    ) -> tuple[Action, str, tuple[str, datetime, dict[str, str]] | None]:
+        """Clamp to the platform's limits, and say which undo job to schedule if it works."""
         caps = adapter.capabilities
         now = self.clock.now()
         until = getattr(action, "until", None)
         if not isinstance(action, Mute | Restrict | Ban) or until is None:
-            return action, ""
+            return action, "", None
         duration = until - now
         payload = {"user": action.user, "user_name": action.user_name, "until": until.isoformat()}
         if action.kind in caps.untimed:
             job = UNBAN_JOB if isinstance(action, Ban) else UNMUTE_JOB
-            await self.scheduler.at(
-                job, until, platform=platform, chat=action.chat, payload=payload
-            )
             undo = "unban" if isinstance(action, Ban) else "lifting"
-            return dataclasses.replace(
-                action, until=None
-            ), f"{undo} scheduled for {until.isoformat()}"
+            note = f"{undo} scheduled for {until.isoformat()}"
+            return dataclasses.replace(action, until=None), note, (job, until, payload)
         too_long = caps.max_mute is not None and duration > caps.max_mute
         if isinstance(action, Mute) and too_long and caps.renews_mutes and caps.max_mute:
             first = now + caps.max_mute
-            await self.scheduler.at(
-                RENEW_MUTE_JOB, first, platform=platform, chat=action.chat, payload=payload
+            note = (
+                f"{caps.platform} mutes last at most {format_duration(caps.max_mute)}; "
+                "renewal scheduled"
             )
-            return dataclasses.replace(action, until=first), (
-                f"{platform} mutes last at most {format_duration(caps.max_mute)}; renewal scheduled"
-            )
+            return dataclasses.replace(action, until=first), note, (RENEW_MUTE_JOB, first, payload)
         kind = ActionKind.MUTE if isinstance(action, Mute) else action.kind
         fitted, note = caps.clamp(kind, duration)
         if fitted != duration:
-            return dataclasses.replace(action, until=now + fitted), note
-        return action, ""
+            return dataclasses.replace(action, until=now + fitted), note, None
+        return action, "", None
 
     # -- timed undo jobs --------------------------------------------------------------------
 

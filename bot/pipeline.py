@@ -25,12 +25,21 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from bot.actions import Action, Send
+from bot.actions import (
+    Action,
+    ApproveJoinRequest,
+    DeclineJoinRequest,
+    Kick,
+    Mute,
+    Restrict,
+    Send,
+    Warn,
+)
 from bot.activity import ActivityLog
 from bot.adapter import Outcome
 from bot.admins import AdminCache
 from bot.clock import Clock
-from bot.events import AnyEvent, ButtonPress, Command, Join, Message
+from bot.events import AnyEvent, ButtonPress, Command, Join, JoinRequest, Message
 from bot.executor import Executor
 from bot.facts import NO_CHAT_FACTS, ChatFacts, MemberFacts, RecentMessage
 from bot.members import MemberCache
@@ -71,6 +80,8 @@ class GroupMap(Protocol):
     def group_for(self, platform: str, chat: str) -> str: ...
 
     def log_chat(self, group: str) -> str | None: ...
+
+    def join_requests(self, group: str) -> str: ...
 
 
 class CommandRunner(Protocol):
@@ -132,6 +143,9 @@ class Pipeline:
             log.debug("ignoring redelivered event %s", key)
             return Handled(event, duplicate=True)
         self._remember(key, event.at)
+        adapter = self.executor.adapters.get(event.platform)
+        if adapter is not None and event.actor.id == adapter.me().id:
+            return Handled(event)  # Steward's own messages are not judged
         group = self.groups.group_for(event.platform, event.chat.id)
         await self._note_chat(event)
         member_key = MemberKey(event.platform, event.chat.scope, event.actor.id)
@@ -179,9 +193,19 @@ class Pipeline:
             )
         if not verdict.matches:
             self._unsaved_ids.append((key, event.at))
+            handled = Handled(event, verdict=verdict)
+            if isinstance(event, JoinRequest) and self.groups.join_requests(group) == "screen":
+                approve = ApproveJoinRequest(
+                    chat=event.chat.id,
+                    user=event.actor.id,
+                    user_name=event.actor.display,
+                    reason="no rule broken",
+                )
+                outcome = await self.executor.perform(event.platform, approve)
+                handled.outcomes.append((approve, outcome))
             self._maybe_flush()
             await self._after(event, verdict)
-            return Handled(event, verdict=verdict)
+            return handled
         handled = await self._enforce(event, verdict, member_key, ledger, facts.strikes, group, key)
         await self._after(event, verdict)
         return handled
@@ -201,6 +225,8 @@ class Pipeline:
             ruleset.ladder.decide(ledger, event.at, verdict.strike) if verdict.strike else None
         )
         actions = plan(verdict, decision, event.at, chat_title=event.chat.title)
+        if isinstance(event, JoinRequest):
+            actions = self._join_request_actions(event, actions, group)
         primary = verdict.primary
         assert primary is not None
         text = event.text if isinstance(event, Message) else ""
@@ -235,6 +261,22 @@ class Pipeline:
                 handled.replies.append(action.text)
         await self.report(group, event.platform, _log_line(case_id, case, handled))
         return handled
+
+    def _join_request_actions(
+        self, event: JoinRequest, actions: list[Action], group: str
+    ) -> list[Action]:
+        """Someone not yet in the chat cannot be muted or warned: decline (if screening) or ban."""
+        kept = [a for a in actions if not isinstance(a, Mute | Restrict | Warn | Kick)]
+        if self.groups.join_requests(group) == "screen":
+            reason = next((a.reason for a in actions if a.reason), "a rule was broken")
+            decline = DeclineJoinRequest(
+                chat=event.chat.id,
+                user=event.actor.id,
+                user_name=event.actor.display,
+                reason=reason,
+            )
+            kept.insert(0, decline)
+        return kept
 
     # -- moderation log ---------------------------------------------------------------------
 

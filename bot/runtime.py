@@ -49,6 +49,9 @@ class ConfigGroups:
     def log_chat(self, group: str) -> str | None:
         return self.config.group(group).log_chat
 
+    def join_requests(self, group: str) -> str:
+        return self.config.group(group).join_requests
+
 
 class Runtime:
     def __init__(

@@ -93,6 +93,8 @@ class Scheduler:
         now = self.clock.now()
         ran = 0
         for job in await self.store.due_jobs(now):
+            if not await self.store.job_scheduled(job.id):
+                continue  # cancelled by a job that ran just before it
             await self._run(job, now)
             ran += 1
         return ran

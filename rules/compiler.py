@@ -4,6 +4,12 @@ A guard is a set of cheap, precomputed triggers (a keyword set was hit, a regex 
 message has links …) of which at least one must fire for the condition to possibly hold. The
 rule set evaluates a rule only when its guard fires, so adding thousands of keyword rules does
 not slow down messages that contain none of the keywords.
+
+Each compiled condition also has a `test`: the same yes/no answer as its `check`, without
+building evidence. Most messages match nothing, yet in `all` the cheap parts that do hold
+(a length, a member fact) would each format an `Evidence` before a later part fails; `all`,
+`any` and `not` therefore ask their parts' tests first and gather evidence only once the whole
+condition is known to hold. Features are cached per event, so asking twice costs little.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from datetime import timedelta
 
 from bot.durations import format_duration
 from bot.events import Join, Message
-from rules.context import Context, Evidence, RegexSets, fingerprint
+from rules.context import Context, Evidence, RegexSets
 from rules.diagnostics import did_you_mean
 from rules.schema import (
     Caps,
@@ -36,7 +42,10 @@ from rules.textfeatures import caps_ratio, clean_host, count_emoji, script_count
 
 Result = tuple[Evidence, ...] | None
 Check = Callable[[Context], Result]
-# Triggers are small tuples: ("t", set id), ("r", regex id), ("R", raw regex id), ("links",) …
+Test = Callable[[Context], bool]
+Explain = Callable[[Context], Evidence | None]
+# Triggers are small tuples: ("t", set id), ("r", regex id), ("R", raw regex id), ("links",),
+# ("history", n): the member has at least n recent messages …
 Trigger = tuple[str, int] | tuple[str]
 Guard = frozenset[Trigger] | None
 Path = tuple[str | int, ...]
@@ -69,10 +78,39 @@ _COST = {
 
 @dataclass(frozen=True, slots=True)
 class Compiled:
+    """A compiled condition. `test(ctx)` is always `check(ctx) is not None`, only cheaper."""
+
     check: Check
     guard: Guard
     cost: int
     describe: str
+    test: Test
+
+
+def _never(ctx: Context) -> bool:
+    return False
+
+
+def _nothing(ctx: Context) -> Result:
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class _Part:
+    """One test of a family (`member: {level, admin}` has two): a yes/no and its evidence."""
+
+    holds: Test
+    explain: Explain
+
+
+def _part(explain: Explain, holds: Test | None = None) -> _Part:
+    """A part whose yes/no is `holds`, or, for rarely evaluated tests, `explain` itself."""
+    if holds is None:
+
+        def holds(ctx: Context) -> bool:
+            return explain(ctx) is not None
+
+    return _Part(holds, explain)
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +187,7 @@ class ConditionCompiler:
             self.problems.append(
                 (path, "empty condition", "give at least one test such as `keywords:`")
             )
-            return Compiled(lambda ctx: None, None, 0, "nothing")
+            return Compiled(_nothing, None, 0, "nothing", _never)
         if len(parts) == 1:
             return parts[0]
         return self._all(parts)
@@ -174,12 +212,19 @@ class ConditionCompiler:
     def _all(self, parts: list[Compiled]) -> Compiled:
         ordered = sorted(parts, key=lambda p: p.cost)
         checks = tuple(p.check for p in ordered)
+        tests = tuple(p.test for p in ordered)
+
+        def test(ctx: Context) -> bool:
+            return all(part(ctx) for part in tests)
 
         def check(ctx: Context) -> Result:
+            for part_test in tests:
+                if not part_test(ctx):
+                    return None
             evidence: list[Evidence] = []
             for part in checks:
                 found = part(ctx)
-                if found is None:
+                if found is None:  # cannot happen: its test said it holds
                     return None
                 evidence.extend(found)
             return tuple(evidence)
@@ -188,32 +233,39 @@ class ConditionCompiler:
         # Any one part's guard is necessary for the whole; the keyword/regex ones are rarest.
         guard = min(guards, key=_selectivity) if guards else None
         describe = " and ".join(p.describe for p in parts)
-        return Compiled(check, guard, max(p.cost for p in parts), f"({describe})")
+        return Compiled(check, guard, max(p.cost for p in parts), f"({describe})", test)
 
     def _any(self, parts: list[Compiled]) -> Compiled:
-        checks = tuple(p.check for p in sorted(parts, key=lambda p: p.cost))
+        ordered = sorted(parts, key=lambda p: p.cost)
+        pairs = tuple((p.test, p.check) for p in ordered)
+        tests = tuple(p.test for p in ordered)
+
+        def test(ctx: Context) -> bool:
+            return any(part(ctx) for part in tests)
 
         def check(ctx: Context) -> Result:
-            for part in checks:
-                found = part(ctx)
-                if found is not None:
-                    return found
+            for part_test, part_check in pairs:
+                if part_test(ctx):
+                    return part_check(ctx)
             return None
 
         guard: Guard = None
         if all(p.guard is not None for p in parts):
             guard = frozenset().union(*(p.guard for p in parts if p.guard is not None))
         describe = " or ".join(p.describe for p in parts)
-        return Compiled(check, guard, max(p.cost for p in parts), f"({describe})")
+        return Compiled(check, guard, max(p.cost for p in parts), f"({describe})", test)
 
     def _not(self, inner: Compiled) -> Compiled:
-        inner_check = inner.check
+        inner_test = inner.test
         detail = f"not {inner.describe}"
 
-        def check(ctx: Context) -> Result:
-            return (Evidence("not", detail),) if inner_check(ctx) is None else None
+        def test(ctx: Context) -> bool:
+            return not inner_test(ctx)
 
-        return Compiled(check, None, inner.cost + 1, detail)
+        def check(ctx: Context) -> Result:
+            return None if inner_test(ctx) else (Evidence("not", detail),)
+
+        return Compiled(check, None, inner.cost + 1, detail, test)
 
     def _terms(self, key: str, value: TermsInput, path: Path) -> Compiled:
         known_before = len(self.problems)
@@ -226,6 +278,8 @@ class ConditionCompiler:
         label = "whole word" if key == "words" else "keyword"
 
         def check(ctx: Context) -> Result:
+            if set_id not in ctx.term_sets:
+                return None
             hit = ctx.term_hits.get(set_id)
             if hit is None:
                 return None
@@ -234,8 +288,11 @@ class ConditionCompiler:
             excerpt = ctx.normalized[hit.start : hit.end]
             return (Evidence(key, f"{label} '{hit.term}'{source}", excerpt),)
 
+        def test(ctx: Context) -> bool:
+            return set_id in ctx.term_sets
+
         describe = f"{key} {_terms_label(value)}"
-        return Compiled(check, frozenset({("t", set_id)}), _COST[key], describe)
+        return Compiled(check, frozenset({("t", set_id)}), _COST[key], describe, test)
 
     def _regex(self, value: str | Regex, path: Path) -> Compiled:
         pattern = value if isinstance(value, str) else value.pattern
@@ -244,7 +301,7 @@ class ConditionCompiler:
         reason = self.regexes.check(pattern)
         if reason:
             self.problems.append((where, f"RE2 rejects this regex: {reason}", _regex_hint(reason)))
-            return Compiled(lambda ctx: None, None, _COST["regex"], f"regex /{pattern}/")
+            return Compiled(_nothing, None, _COST["regex"], f"regex /{pattern}/", _never)
         regex_id = self.regexes.add(pattern, raw=raw)
         regexes = self.regexes
 
@@ -256,6 +313,9 @@ class ConditionCompiler:
                 excerpt = regexes.excerpt(regex_id, ctx.text, raw=True)
                 return (Evidence("regex", f"/{pattern}/", excerpt),)
 
+            def test(ctx: Context) -> bool:
+                return regex_id in ctx.raw_regex_hits
+
             trigger: Trigger = ("R", regex_id)
         else:
 
@@ -265,23 +325,26 @@ class ConditionCompiler:
                 excerpt = regexes.excerpt(regex_id, ctx.normalized, raw=False)
                 return (Evidence("regex", f"/{pattern}/", excerpt),)
 
+            def test(ctx: Context) -> bool:
+                return regex_id in ctx.regex_hits
+
             trigger = ("r", regex_id)
-        return Compiled(check, frozenset({trigger}), _COST["regex"], f"regex /{pattern}/")
+        describe = f"regex /{pattern}/"
+        return Compiled(check, frozenset({trigger}), _COST["regex"], describe, test)
 
     def _links(self, value: Links, path: Path) -> Compiled:
-        tests: list[Callable[[Context], Evidence | None]] = []
+        tests: list[_Part] = []
         needs_links = True
         if value.count is not None:
             count = value.count
             needs_links = not count.test(0)
+            count_ok, count_said = _compare(count), count.describe()
 
             def count_test(ctx: Context) -> Evidence | None:
                 n = len(ctx.links)
-                return (
-                    Evidence("links", f"{n} link(s), {count.describe()}") if count.test(n) else None
-                )
+                return Evidence("links", f"{n} link(s), {count_said}") if count_ok(n) else None
 
-            tests.append(count_test)
+            tests.append(_part(count_test, lambda ctx: count_ok(len(ctx.links))))
         if value.domains is not None:
             listed = self._domains(value.domains, (*path, "domains"))
 
@@ -292,7 +355,7 @@ class ConditionCompiler:
                         return Evidence("links", f"link to listed domain {entry}", link.url[:80])
                 return None
 
-            tests.append(domain_test)
+            tests.append(_part(domain_test))
         if value.outside is not None:
             allowed = self._domains(value.outside, (*path, "outside"))
 
@@ -304,7 +367,7 @@ class ConditionCompiler:
                         )
                 return None
 
-            tests.append(outside_test)
+            tests.append(_part(outside_test))
         if value.invite is not None:
             want = value.invite
 
@@ -316,37 +379,39 @@ class ConditionCompiler:
                     return Evidence("links", "no invite link")
                 return None
 
-            tests.append(invite_test)
+            tests.append(_part(invite_test))
             needs_links = needs_links and want
         if not tests:
             self.problems.append((path, "`links` needs count, domains, outside or invite", ""))
         return self._combine("links", tests, frozenset({("links",)}) if needs_links else None)
 
     def _mentions(self, value: Compare, path: Path) -> Compiled:
+        ok, said = _compare(value), value.describe()
+
         def test(ctx: Context) -> Evidence | None:
             n = ctx.mentions
-            return (
-                Evidence("mentions", f"{n} mentions, {value.describe()}") if value.test(n) else None
-            )
+            return Evidence("mentions", f"{n} mentions, {said}") if ok(n) else None
 
         guard: Guard = None if value.test(0) else frozenset({("mentions",)})
-        return self._combine("mentions", [test], guard)
+        return self._combine("mentions", [_part(test, lambda ctx: ok(ctx.mentions))], guard)
 
     def _length(self, value: Compare, path: Path) -> Compiled:
+        ok, said = _compare(value), value.describe()
+
         def test(ctx: Context) -> Evidence | None:
             n = len(ctx.text)
-            return (
-                Evidence("length", f"{n} characters, {value.describe()}") if value.test(n) else None
-            )
+            return Evidence("length", f"{n} characters, {said}") if ok(n) else None
 
-        return self._combine("length", [test], None)
+        return self._combine("length", [_part(test, lambda ctx: ok(len(ctx.text)))], None)
 
     def _emoji(self, value: Compare, path: Path) -> Compiled:
+        ok, said = _compare(value), value.describe()
+
         def test(ctx: Context) -> Evidence | None:
             n = count_emoji(ctx.text)
-            return Evidence("emoji", f"{n} emoji, {value.describe()}") if value.test(n) else None
+            return Evidence("emoji", f"{n} emoji, {said}") if ok(n) else None
 
-        return self._combine("emoji", [test], None)
+        return self._combine("emoji", [_part(test)], None)
 
     def _caps(self, value: Caps, path: Path) -> Compiled:
         def test(ctx: Context) -> Evidence | None:
@@ -357,7 +422,7 @@ class ConditionCompiler:
                 "caps", f"{ratio:.0%} capitals in {letters} letters, {value.ratio.describe()}"
             )
 
-        return self._combine("caps", [test], None)
+        return self._combine("caps", [_part(test)], None)
 
     def _media(self, value: list[str], path: Path) -> Compiled:
         kinds = frozenset(value)
@@ -369,7 +434,7 @@ class ConditionCompiler:
             found = kinds & event.media
             return Evidence("media", ", ".join(sorted(found))) if found else None
 
-        return self._combine("media", [test], frozenset({("media",)}))
+        return self._combine("media", [_part(test)], frozenset({("media",)}))
 
     def _forwarded(self, value: bool, path: Path) -> Compiled:
         def test(ctx: Context) -> Evidence | None:
@@ -379,7 +444,8 @@ class ConditionCompiler:
                 return None
             return Evidence("forwarded", "forwarded message" if forwarded else "not forwarded")
 
-        return self._combine("forwarded", [test], frozenset({("forward",)}) if value else None)
+        guard: Guard = frozenset({("forward",)}) if value else None
+        return self._combine("forwarded", [_part(test)], guard)
 
     def _edited(self, value: bool, path: Path) -> Compiled:
         def test(ctx: Context) -> Evidence | None:
@@ -391,59 +457,57 @@ class ConditionCompiler:
                 else None
             )
 
-        return self._combine("edited", [test], None)
+        return self._combine("edited", [_part(test)], None)
 
     def _flood(self, value: Flood, path: Path) -> Compiled:
         self.history_window = max(self.history_window, value.within)
         window = value.within
         limit = value.messages
 
-        def test(ctx: Context) -> Evidence | None:
+        def holds(ctx: Context) -> bool:
             event = ctx.event
             if not isinstance(event, Message) or event.edited:
+                return False
+            if len(ctx.member.recent) + 1 < limit:
+                return False  # too little history to reach the limit, whatever its times
+            return ctx.messages_within(window) >= limit
+
+        def test(ctx: Context) -> Evidence | None:
+            if not holds(ctx):
                 return None
-            since = ctx.now - window
-            groups = {event.media_group} if event.media_group else set()
-            count = 1
-            for recent in ctx.member.recent:
-                if recent.at < since or recent.at > ctx.now:
-                    continue
-                if recent.media_group:
-                    if recent.media_group in groups:
-                        continue
-                    groups.add(recent.media_group)
-                count += 1
-            if count < limit:
-                return None
+            count = ctx.messages_within(window)
             return Evidence(
                 "flood", f"{count} messages within {format_duration(window)} (limit {limit})"
             )
 
-        return self._combine("flood", [test], None)
+        # The count includes this message and at most every earlier one, so a member with fewer
+        # than `limit - 1` recent messages cannot flood: such messages skip the rule entirely.
+        return self._combine("flood", [_part(test, holds)], _history_guard(limit))
 
     def _repeated(self, value: Repeated, path: Path) -> Compiled:
         self.history_window = max(self.history_window, value.within)
         window = value.within
         limit = value.count
 
-        def test(ctx: Context) -> Evidence | None:
+        def holds(ctx: Context) -> bool:
             event = ctx.event
             if not isinstance(event, Message) or event.edited or not ctx.normalized:
+                return False
+            if len(ctx.member.recent) + 1 < limit:
+                return False  # too little history to reach the limit, whatever it holds
+            return ctx.repeats_within(window) >= limit
+
+        def test(ctx: Context) -> Evidence | None:
+            if not holds(ctx):
                 return None
-            mark = fingerprint(ctx.normalized)
-            since = ctx.now - window
-            count = 1 + sum(
-                1 for r in ctx.member.recent if r.fingerprint == mark and since <= r.at <= ctx.now
-            )
-            if count < limit:
-                return None
+            count = ctx.repeats_within(window)
             return Evidence(
                 "repeated",
                 f"same text {count} times within {format_duration(window)} (limit {limit})",
                 ctx.text[:80],
             )
 
-        return self._combine("repeated", [test], None)
+        return self._combine("repeated", [_part(test, holds)], _history_guard(limit))
 
     def _raid(self, value: Raid, path: Path) -> Compiled:
         self.join_window = max(self.join_window, value.within)
@@ -461,7 +525,7 @@ class ConditionCompiler:
                 "raid", f"{count} joins within {format_duration(window)} (limit {limit})"
             )
 
-        return self._combine("raid", [test], None)
+        return self._combine("raid", [_part(test)], None)
 
     def _script(self, value: Script, path: Path) -> Compiled:
         names = tuple(value.any_)
@@ -477,10 +541,10 @@ class ConditionCompiler:
                 return None
             return Evidence("script", f"{share:.0%} of {letters} letters in {'/'.join(names)}")
 
-        return self._combine("script", [test], None)
+        return self._combine("script", [_part(test)], None)
 
     def _member(self, value: Member, path: Path) -> Compiled:
-        tests: list[Callable[[Context], Evidence | None]] = []
+        tests: list[_Part] = []
         day = timedelta(days=1)
         for fact in ("level", "messages", "strikes"):
             compare = getattr(value, fact)
@@ -488,17 +552,22 @@ class ConditionCompiler:
                 tests.append(_member_number(fact, compare))
         if value.days_since_join is not None:
             compare_days = value.days_since_join
+            days_ok, days_said = _compare(compare_days), compare_days.describe()
+
+            def days_holds(ctx: Context) -> bool:
+                joined = ctx.member.joined_at
+                return joined is not None and days_ok((ctx.now - joined) / day)
 
             def days_test(ctx: Context) -> Evidence | None:
                 joined = ctx.member.joined_at
                 if joined is None:
                     return None
                 days = (ctx.now - joined) / day
-                if not compare_days.test(days):
+                if not days_ok(days):
                     return None
-                return Evidence("member", f"joined {days:.1f} days ago, {compare_days.describe()}")
+                return Evidence("member", f"joined {days:.1f} days ago, {days_said}")
 
-            tests.append(days_test)
+            tests.append(_part(days_test, days_holds))
         if value.admin is not None:
             want = value.admin
 
@@ -507,35 +576,40 @@ class ConditionCompiler:
                     return None
                 return Evidence("member", "is an admin" if want else "is not an admin")
 
-            tests.append(admin_test)
+            tests.append(_part(admin_test, lambda ctx: ctx.member.is_admin == want))
         return self._combine("member", tests, None)
 
     # -- helpers ------------------------------------------------------------------------
 
-    def _combine(
-        self, key: str, tests: list[Callable[[Context], Evidence | None]], guard: Guard
-    ) -> Compiled:
+    def _combine(self, key: str, parts: list[_Part], guard: Guard) -> Compiled:
         """One compiled test from several sub-tests that must all hold."""
-        if len(tests) == 1:
-            only = tests[0]
+        if len(parts) == 1:
+            only = parts[0].explain
 
             def single(ctx: Context) -> Result:
                 found = only(ctx)
                 return (found,) if found is not None else None
 
-            return Compiled(single, guard, _COST[key], key)
-        frozen = tuple(tests)
+            return Compiled(single, guard, _COST[key], key, parts[0].holds)
+        tests = tuple(p.holds for p in parts)
+        explains = tuple(p.explain for p in parts)
+
+        def test(ctx: Context) -> bool:
+            return all(part(ctx) for part in tests)
 
         def check(ctx: Context) -> Result:
+            for part_test in tests:
+                if not part_test(ctx):
+                    return None
             evidence = []
-            for test in frozen:
-                found = test(ctx)
-                if found is None:
+            for explain in explains:
+                found = explain(ctx)
+                if found is None:  # cannot happen: its test said it holds
                     return None
                 evidence.append(found)
             return tuple(evidence)
 
-        return Compiled(check, guard, _COST[key], key)
+        return Compiled(check, guard, _COST[key], key, test)
 
     def _resolve_terms(self, value: TermsInput, path: Path) -> list[str]:
         if isinstance(value, list):
@@ -563,16 +637,42 @@ class ConditionCompiler:
         return cached
 
 
-def _member_number(fact: str, compare: Compare) -> Callable[[Context], Evidence | None]:
+def _member_number(fact: str, compare: Compare) -> _Part:
     attribute = {"level": "level", "messages": "message_count", "strikes": "strikes"}[fact]
+    ok, said = _compare(compare), compare.describe()
 
     def test(ctx: Context) -> Evidence | None:
         value = getattr(ctx.member, attribute)
-        if not compare.test(value):
+        if not ok(value):
             return None
-        return Evidence("member", f"{fact} {value}, {compare.describe()}")
+        return Evidence("member", f"{fact} {value}, {said}")
 
-    return test
+    def holds(ctx: Context) -> bool:
+        return ok(getattr(ctx.member, attribute))
+
+    return _part(test, holds)
+
+
+def _compare(compare: Compare) -> Callable[[float], bool]:
+    """`compare.test` specialised to its one bound when it has one (the usual case): length and
+    member tests run on nearly every message, and five `is None` checks add up."""
+    bounds = (compare.gt, compare.gte, compare.lt, compare.lte, compare.eq)
+    if sum(b is not None for b in bounds) != 1:
+        return compare.test
+    if (gte := compare.gte) is not None:
+        return lambda value: value >= gte
+    if (lt := compare.lt) is not None:
+        return lambda value: value < lt
+    if (gt := compare.gt) is not None:
+        return lambda value: value > gt
+    if (lte := compare.lte) is not None:
+        return lambda value: value <= lte
+    return compare.test
+
+
+def _history_guard(limit: int) -> Guard:
+    """Fires when the member has at least `limit - 1` recent messages (flood, repeated)."""
+    return frozenset({("history", limit - 1)})
 
 
 def _selectivity(guard: frozenset[Trigger]) -> tuple[int, int]:

@@ -7,13 +7,15 @@ that only the cheap rules look at never pays for script detection or capital cou
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
 from bot.events import AnyEvent, Message
 from bot.facts import ChatFacts, MemberFacts
 from rules.normalize import is_disguised, normalize, skeleton
-from rules.terms import TermHit, TermIndex
+from rules.terms import TermHit, TermIndex, bytes_matcher
 from rules.textfeatures import Link, count_mentions, merge_links
 
 
@@ -33,14 +35,21 @@ class Evidence:
 
 def fingerprint(normalized_text: str) -> int:
     """A stable 64-bit id of a normalised text, for repeated-message windows across restarts."""
-    digest = hashlib.blake2b(normalized_text.encode("utf-8"), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
+    # Names bound at import: this runs for nearly every message a repeated-text rule sees.
+    digest = _blake2b(normalized_text.encode(), digest_size=8).digest()
+    return _from_bytes(digest, "big", signed=True)
+
+
+_blake2b = hashlib.blake2b
+_from_bytes = int.from_bytes
 
 
 class Context:
     """What the compiled conditions of one rule set see for one event."""
 
     __slots__ = (
+        "_counts",
+        "_fingerprint",
         "_hits",
         "_links",
         "_mentions",
@@ -48,6 +57,7 @@ class Context:
         "_raw_regex",
         "_regex",
         "_scan",
+        "_sets",
         "chat",
         "event",
         "index",
@@ -76,16 +86,65 @@ class Context:
         self._norm: str | None = None
         self._scan: str | None = None
         self._hits: dict[int, TermHit] | None = None
+        self._sets: frozenset[int] | None = None
         self._regex: frozenset[int] | None = None
         self._raw_regex: frozenset[int] | None = None
         self._links: tuple[Link, ...] | None = None
         self._mentions: int | None = None
+        self._fingerprint: int | None = None
+        self._counts: dict[tuple[str, timedelta], int] = {}
 
     @property
     def normalized(self) -> str:
         if self._norm is None:
             self._norm = normalize(self.text)
         return self._norm
+
+    @property
+    def fingerprint(self) -> int:
+        """`fingerprint(normalized)`, hashed once however many repeated-text tests ask."""
+        if self._fingerprint is None:
+            self._fingerprint = fingerprint(self.normalized)
+        return self._fingerprint
+
+    def messages_within(self, window: timedelta) -> int:
+        """This member's messages within `window` up to now, this one included (flood).
+
+        Messages of one album (a shared media group) count once. Cached per window: a flood
+        rule and its "continued" twin ask the same question.
+        """
+        key = ("flood", window)
+        count = self._counts.get(key)
+        if count is None:
+            event = self.event
+            group = event.media_group if isinstance(event, Message) else ""
+            since = self.now - window
+            groups = {group} if group else set()
+            count = 1
+            for recent in self.member.recent:
+                if recent.at < since or recent.at > self.now:
+                    continue
+                if recent.media_group:
+                    if recent.media_group in groups:
+                        continue
+                    groups.add(recent.media_group)
+                count += 1
+            self._counts[key] = count
+        return count
+
+    def repeats_within(self, window: timedelta) -> int:
+        """How often this member sent this text within `window`, this one included (repeated)."""
+        key = ("repeated", window)
+        count = self._counts.get(key)
+        if count is None:
+            mark = self.fingerprint
+            since, now = self.now - window, self.now
+            count = 1
+            for recent in self.member.recent:
+                if recent.fingerprint == mark and since <= recent.at <= now:
+                    count += 1
+            self._counts[key] = count
+        return count
 
     @property
     def scan_text(self) -> str:
@@ -96,6 +155,15 @@ class Context:
                 skeleton(norm) if norm and not norm.isascii() and is_disguised(norm) else norm
             )
         return self._scan
+
+    @property
+    def term_sets(self) -> frozenset[int]:
+        """The keyword sets this message hits (the keys of `term_hits`), usually without the
+        automaton: choosing and testing rules needs only this; evidence needs `term_hits`."""
+        if self._sets is None:
+            sets = self.index.hit_sets(self.scan_text) if self.text else frozenset()
+            self._sets = frozenset(self.term_hits) if sets is None else sets
+        return self._sets
 
     @property
     def term_hits(self) -> dict[int, TermHit]:
@@ -130,8 +198,14 @@ class Context:
         if self._mentions is None:
             event = self.event
             reported = event.mentions if isinstance(event, Message) else ()
-            self._mentions = count_mentions(reported, self.text)
+            # Most messages mention nobody: skip building the set of names.
+            text = self.text
+            none = not reported and "@" not in text
+            self._mentions = 0 if none else count_mentions(reported, text)
         return self._mentions
+
+
+_NO_HITS: frozenset[int] = frozenset()
 
 
 class RegexSets:
@@ -145,6 +219,8 @@ class RegexSets:
         self._options.log_errors = False
         self._norm_set = re2.Set.SearchSet(self._options)
         self._raw_set = re2.Set.SearchSet(self._options)
+        self._norm_match: Callable[[bytes], list[int] | None] = self._norm_set.Match
+        self._raw_match: Callable[[bytes], list[int] | None] = self._raw_set.Match
         self._norm_count = 0
         self._raw_count = 0
         self.compiled: dict[tuple[bool, int], object] = {}
@@ -171,21 +247,37 @@ class RegexSets:
     def build(self) -> None:
         if self._norm_count:
             self._norm_set.Compile()
+            self._norm_match = bytes_matcher(self._norm_set)
         if self._raw_count:
             self._raw_set.Compile()
+            self._raw_match = bytes_matcher(self._raw_set)
 
     def match_normalized(self, text: str) -> frozenset[int]:
         if not self._norm_count:
             return frozenset()
         # RE2's Set.Match answers None, not an empty list, when nothing matches.
-        return frozenset(self._norm_set.Match(text) or ())
+        found = self._norm_match(text.encode())
+        return frozenset(found) if found else _NO_HITS
 
     def match_raw(self, text: str) -> frozenset[int]:
         if not self._raw_count:
             return frozenset()
-        return frozenset(self._raw_set.Match(text) or ())
+        found = self._raw_match(text.encode())
+        return frozenset(found) if found else _NO_HITS
 
     def excerpt(self, index: int, text: str, *, raw: bool) -> str:
-        compiled = self.compiled[(raw, index)]
-        match = compiled.search(text)  # type: ignore[attr-defined]
-        return str(match.group(0))[:80] if match else ""
+        """What regex `index` matched in `text`, for evidence (at most 80 characters).
+
+        Searching the UTF-8 bytes gives the same match as searching the text (RE2 works on UTF-8
+        either way) without the wrapper's byte-to-character offset bookkeeping, which costs
+        more than the search. Only a pattern that splits a character (`\\C`) needs the text.
+        """
+        compiled: Any = self.compiled[(raw, index)]
+        match = compiled.search(text.encode())
+        if match is None:
+            return ""
+        try:
+            return str(match.group(0).decode())[:80]
+        except UnicodeDecodeError:
+            found = compiled.search(text)
+            return str(found.group(0))[:80] if found else ""

@@ -152,6 +152,8 @@ class RuleSet:
                 continue
             for kind in rule.kinds:
                 by_kind.setdefault(kind, _KindIndex()).add(position, rule)
+        for kind_index in by_kind.values():
+            kind_index.freeze()
         object.__setattr__(self, "_by_kind", by_kind)
 
     def rule(self, rule_id: str) -> CompiledRule | None:
@@ -199,12 +201,22 @@ class RuleSet:
 
 
 class _KindIndex:
-    """Rules for one event kind, split into always-evaluated and trigger-guarded ones."""
+    """Rules for one event kind, split into always-evaluated and trigger-guarded ones.
+
+    `candidates` runs for every event, so `freeze` sorts the triggers by what fires them, and
+    only the features that some guard of this kind looks at are computed up front (a rule that
+    needs another feature computes it lazily when it runs).
+    """
 
     def __init__(self) -> None:
         self.all: list[int] = []
         self.unguarded: list[int] = []
         self.by_trigger: dict[Trigger, list[int]] = {}
+        self._terms: dict[int, list[int]] = {}  # keyword set id → rules
+        self._regexes: dict[int, list[int]] = {}
+        self._raw_regexes: dict[int, list[int]] = {}
+        self._flags: dict[str, list[int]] = {}  # "links", "mentions", "media", "forward"
+        self._history: list[tuple[int, list[int]]] = []  # (recent messages needed, rules)
 
     def add(self, position: int, rule: CompiledRule) -> None:
         self.all.append(position)
@@ -214,36 +226,64 @@ class _KindIndex:
         for trigger in rule.guard:
             self.by_trigger.setdefault(trigger, []).append(position)
 
+    def freeze(self) -> None:
+        """Sort the triggers by kind once all rules are added."""
+        by_id = {"t": self._terms, "r": self._regexes, "R": self._raw_regexes}
+        for trigger, positions in self.by_trigger.items():
+            if len(trigger) == 2 and trigger[0] in by_id:
+                by_id[trigger[0]][trigger[1]] = positions
+            elif len(trigger) == 2 and trigger[0] == "history":
+                self._history.append((trigger[1], positions))
+            else:
+                self._flags[trigger[0]] = positions
+
     def candidates(self, ctx: Context, rules: tuple[CompiledRule, ...]) -> list[int]:
+        """Positions of the rules to evaluate, in file order: unguarded ones and fired ones."""
         if not self.by_trigger:
             return self.unguarded
-        fired = self._fired(ctx)
+        event = ctx.event
+        if not ctx.text and not isinstance(event, Message):
+            return self.unguarded
+        fired: list[list[int]] = []
+        if self._terms:
+            for set_id in ctx.term_sets:
+                positions = self._terms.get(set_id)
+                if positions is not None:
+                    fired.append(positions)
+        if self._regexes:
+            for regex_id in ctx.regex_hits:
+                positions = self._regexes.get(regex_id)
+                if positions is not None:
+                    fired.append(positions)
+        if self._raw_regexes:
+            for regex_id in ctx.raw_regex_hits:
+                positions = self._raw_regexes.get(regex_id)
+                if positions is not None:
+                    fired.append(positions)
+        flags = self._flags
+        if flags:
+            if "links" in flags and ctx.links:
+                fired.append(flags["links"])
+            if "mentions" in flags and ctx.mentions:
+                fired.append(flags["mentions"])
+            if isinstance(event, Message):
+                if "media" in flags and event.media:
+                    fired.append(flags["media"])
+                if "forward" in flags and event.forward is not None:
+                    fired.append(flags["forward"])
+        if self._history:
+            recent = len(ctx.member.recent)
+            for needed, positions in self._history:
+                if recent >= needed:
+                    fired.append(positions)
         if not fired:
             return self.unguarded
+        if len(fired) == 1 and not self.unguarded:
+            return fired[0]  # in file order already
         chosen = set(self.unguarded)
-        for trigger in fired:
-            chosen.update(self.by_trigger.get(trigger, ()))
+        for positions in fired:
+            chosen.update(positions)
         return sorted(chosen)
-
-    def _fired(self, ctx: Context) -> list[Trigger]:
-        by_trigger = self.by_trigger
-        fired: list[Trigger] = []
-        if not ctx.text and not isinstance(ctx.event, Message):
-            return fired
-        fired.extend(("t", set_id) for set_id in ctx.term_hits)
-        fired.extend(("r", regex_id) for regex_id in ctx.regex_hits)
-        fired.extend(("R", regex_id) for regex_id in ctx.raw_regex_hits)
-        if ("links",) in by_trigger and ctx.links:
-            fired.append(("links",))
-        if ("mentions",) in by_trigger and ctx.mentions:
-            fired.append(("mentions",))
-        event = ctx.event
-        if isinstance(event, Message):
-            if event.media:
-                fired.append(("media",))
-            if event.forward is not None:
-                fired.append(("forward",))
-        return fired
 
 
 # -- planning ------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import secrets
 import sys
 import threading
 from collections.abc import Awaitable, Callable, Iterable
@@ -73,6 +74,9 @@ class ConsoleChat:
     def __post_init__(self) -> None:
         self._known: set[str] = set()
         self._counter = 0
+        # Event ids must differ between runs sharing a database, or a second run's events
+        # would be taken for redeliveries of the first run's.
+        self._run = secrets.token_hex(4)
         self._line = 0
         self.problems = 0
 
@@ -273,7 +277,7 @@ class ConsoleChat:
 
     def _id(self) -> str:
         self._counter += 1
-        return f"console-{self.clock.now().timestamp():.0f}-{self._counter}"
+        return f"console-{self._run}-{self._counter}"
 
 
 def _describe(action: Action, rule: str, strikes: int | None) -> str:
