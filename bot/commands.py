@@ -415,44 +415,29 @@ class Commands:
         )
 
     async def _unmute(self, call: Invocation) -> None:
-        target = await self._target(call)
-        if target is None:
-            return
-        outcome = await self.pipeline.executor.perform(
-            call.platform,
-            Unmute(
-                chat=call.chat,
-                user=target.id,
-                user_name=target.display,
-                reason=f"unmuted by {call.command.actor.display}",
-            ),
-        )
-        await self._say(
-            call,
-            f"{target.display} can speak again."
-            if outcome.ok
-            else f"Could not unmute {target.display}: {outcome.reason}.",
-        )
+        await self._lift(call, Unmute, "unmute", "unmuted", "{name} can speak again.")
 
     async def _unban(self, call: Invocation) -> None:
+        await self._lift(call, Unban, "unban", "unbanned", "{name} is unbanned.")
+
+    async def _lift(
+        self, call: Invocation, action: type[Unmute | Unban], verb: str, past: str, done: str
+    ) -> None:
+        """Undo a mute or a ban; the executor also cancels any scheduled end of it."""
         target = await self._target(call)
         if target is None:
             return
-        outcome = await self.pipeline.executor.perform(
-            call.platform,
-            Unban(
-                chat=call.chat,
-                user=target.id,
-                user_name=target.display,
-                reason=f"unbanned by {call.command.actor.display}",
-            ),
+        lift = action(
+            chat=call.chat,
+            user=target.id,
+            user_name=target.display,
+            reason=f"{past} by {call.command.actor.display}",
         )
-        await self._say(
-            call,
-            f"{target.display} is unbanned."
-            if outcome.ok
-            else f"Could not unban {target.display}: {outcome.reason}.",
-        )
+        outcome = await self.pipeline.executor.perform(call.platform, lift)
+        if outcome.ok:
+            await self._say(call, done.format(name=target.display))
+        else:
+            await self._say(call, f"Could not {verb} {target.display}: {outcome.reason}.")
 
     async def _strikes(self, call: Invocation) -> None:
         target = await self._target(call, required=False) or call.command.actor
