@@ -530,7 +530,9 @@ class Commands:
     async def _reload(self, call: Invocation) -> None:
         result = self.pipeline.rulebook.reload(call.group, force=True)
         if result.ok:
-            count = len(self.pipeline.rulebook.ruleset(call.group).rules)
+            ruleset = self.pipeline.rulebook.ruleset(call.group)
+            self.pipeline.activity.widen(ruleset.history_window, ruleset.join_window)
+            count = len(ruleset.rules)
             await self._say(call, f"Rules reloaded: {count} rules active.")
             return
         problems = "\n".join(d.format().splitlines()[0] for d in result.errors[:5])

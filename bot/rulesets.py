@@ -24,6 +24,9 @@ class GroupRules:
     name: str
     files: list[Path]
     ruleset: RuleSet
+    # Every file the rules came from, extended and list files included: a change to any of
+    # them reloads the group.
+    watched: list[Path] = field(default_factory=list)
     stamps: dict[Path, tuple[float, int]] = field(default_factory=dict)
 
 
@@ -48,7 +51,8 @@ class RuleBook:
     def load(self, name: str, files: list[Path]) -> list[Diagnostic]:
         """Load a group at start-up; raises `RuleFileError` when its files are invalid."""
         loaded = load_rules(files)
-        self.groups[name] = GroupRules(name, list(files), loaded.ruleset, _stamps(files))
+        watched = loaded.sources or list(files)
+        self.groups[name] = GroupRules(name, list(files), loaded.ruleset, watched, _stamps(watched))
         return loaded.warnings
 
     def ruleset(self, name: str) -> RuleSet:
@@ -56,7 +60,7 @@ class RuleBook:
 
     def reload(self, name: str, *, force: bool = False) -> ReloadResult:
         group = self.groups[name]
-        stamps = _stamps(group.files)
+        stamps = _stamps(group.watched)
         if not force and stamps == group.stamps:
             return ReloadResult(name, changed=False)
         group.stamps = stamps
@@ -66,6 +70,8 @@ class RuleBook:
             log.warning("rules of group %s not reloaded: %s", name, exc)
             return ReloadResult(name, changed=False, errors=tuple(exc.errors), warnings=())
         group.ruleset = loaded.ruleset
+        group.watched = loaded.sources or group.watched
+        group.stamps = _stamps(group.watched)
         log.info("rules of group %s reloaded (%d rules)", name, len(loaded.ruleset.rules))
         return ReloadResult(name, changed=True, warnings=tuple(loaded.warnings))
 

@@ -46,6 +46,8 @@ class LoadedRules:
     ruleset: RuleSet
     warnings: list[Diagnostic] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
+    # Every file read (rule files, extended files, list files), for reloading when one changes.
+    sources: list[Path] = field(default_factory=list)
 
 
 @dataclass
@@ -95,6 +97,7 @@ class _Loader:
         self.layers: list[_Layer] = []
         self.files: list[str] = []
         self.seen: set[Path] = set()
+        self.sources: list[Path] = []
 
     # -- reading ---------------------------------------------------------------------
 
@@ -103,6 +106,7 @@ class _Loader:
         if resolved in self.seen:
             return  # a shared file extended twice is read once
         self.seen.add(resolved)
+        self.sources.append(resolved)
         try:
             source = read_source(path, display=display)
         except RuleFileError as exc:
@@ -179,7 +183,7 @@ class _Loader:
             join_window=compiler.join_window,
             files=tuple(self.files),
         )
-        return LoadedRules(ruleset, self.problems, self.files)
+        return LoadedRules(ruleset, self.problems, self.files, self.sources)
 
     def _lists(self) -> dict[str, list[str]]:
         lists: dict[str, list[str]] = {}
@@ -196,6 +200,7 @@ class _Loader:
 
     def _read_list_file(self, layer: _Layer, name: str, relative: str) -> list[str] | None:
         path = layer.directory / relative
+        self.sources.append(path.resolve())
         where: KeyPath = ("lists", name, "file")
         try:
             size = path.stat().st_size
