@@ -56,7 +56,10 @@ def build_adapter(platform: str, config: LoadedConfig, clock: Clock) -> Adapter:
         raise StartupError(
             f"the {platform} adapter needs {missing}: pip install 'steward[{platform}]'"
         ) from None
-    adapter: Adapter = module.create(config, clock)
+    try:
+        adapter: Adapter = module.create(config, clock)
+    except ValueError as exc:  # the adapter's own words about its configuration
+        raise StartupError(f"{platform}: {exc}") from None
     return adapter
 
 

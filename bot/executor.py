@@ -88,9 +88,8 @@ class Executor:
                 outcome.failure,
             )
             if outcome.failure is Failure.MISSING_RIGHT:
-                await self._notice(
-                    platform, action.chat, f"I could not {action.kind.value}: {outcome.reason}."
-                )
+                text = f"I could not {action.kind.value}: {outcome.reason}."
+                await self._notice(platform, action.chat, outcome.reason, text)
         return outcome
 
     async def resume_pending(self) -> int:
@@ -223,9 +222,13 @@ class Executor:
 
     # -- admin notices ----------------------------------------------------------------------
 
-    async def _notice(self, platform: str, chat: str, text: str) -> None:
-        """Tell the admins about a problem at most once an hour per chat and problem."""
-        key = (platform, chat, text)
+    async def _notice(self, platform: str, chat: str, problem: str, text: str) -> None:
+        """Tell the admins about a problem at most once an hour per chat and problem.
+
+        The problem (the missing right) is the key, not the text: a bot without the right to
+        ban users fails to mute and to ban alike, and the admins need to hear it once.
+        """
+        key = (platform, chat, problem)
         now = self.clock.now()
         last = self._last_notice.get(key)
         if last is not None and now - last < NOTICE_INTERVAL:
