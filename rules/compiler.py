@@ -14,9 +14,11 @@ condition is known to hold. Features are cached per event, so asking twice costs
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 
 from bot.durations import format_duration
 from bot.events import Join, Message
@@ -654,19 +656,23 @@ def _member_number(fact: str, compare: Compare) -> _Part:
 
 
 def _compare(compare: Compare) -> Callable[[float], bool]:
-    """`compare.test` specialised to its one bound when it has one (the usual case): length and
-    member tests run on nearly every message, and five `is None` checks add up."""
+    """`compare.test` specialised to its one bound when it has one (the usual case).
+
+    Length and member tests run on nearly every message: a `partial` of an `operator` function
+    compares in C, where `compare.test` runs five `is None` checks in Python. The operands are
+    swapped (`x >= 3` is `3 <= x`), which numbers compare alike.
+    """
     bounds = (compare.gt, compare.gte, compare.lt, compare.lte, compare.eq)
     if sum(b is not None for b in bounds) != 1:
         return compare.test
-    if (gte := compare.gte) is not None:
-        return lambda value: value >= gte
-    if (lt := compare.lt) is not None:
-        return lambda value: value < lt
-    if (gt := compare.gt) is not None:
-        return lambda value: value > gt
-    if (lte := compare.lte) is not None:
-        return lambda value: value <= lte
+    if compare.gte is not None:
+        return partial(operator.le, compare.gte)
+    if compare.lt is not None:
+        return partial(operator.gt, compare.lt)
+    if compare.gt is not None:
+        return partial(operator.lt, compare.gt)
+    if compare.lte is not None:
+        return partial(operator.ge, compare.lte)
     return compare.test
 
 

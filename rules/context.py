@@ -137,7 +137,9 @@ class Context:
         key = ("repeated", window)
         count = self._counts.get(key)
         if count is None:
-            mark = self.fingerprint
+            mark = self._fingerprint
+            if mark is None:
+                mark = self._fingerprint = fingerprint(self.normalized)
             since, now = self.now - window, self.now
             count = 1
             for recent in self.member.recent:
@@ -208,8 +210,26 @@ class Context:
 _NO_HITS: frozenset[int] = frozenset()
 
 
+def _fast_spans_work(re2: Any) -> bool:
+    """Whether `_Regexp._regexp.Match` exists and answers like `search` (see `_first_span`)."""
+    try:
+        compiled = re2.compile("b+")
+        data = "aébbc".encode()
+        spans = compiled._regexp.Match(re2._Anchor.UNANCHORED, data, 0, len(data))
+        missing = compiled._regexp.Match(re2._Anchor.UNANCHORED, b"xyz", 0, 3)
+        match = compiled.search(data)
+        return bool(spans[0] == match.span() and missing[0][0] < 0)
+    except Exception:
+        return False
+
+
 class RegexSets:
-    """All of a rule set's regexes in two RE2 sets (normalised and raw text): one pass each."""
+    """All of a rule set's regexes in two RE2 sets (normalised and raw text): one pass each.
+
+    They stay apart from the keywords' RE2 set although it reads the same text: merged with
+    thousands of literals, bounded repeats such as `.{0,30}` multiply the DFA's states, and the
+    merged pass measured some sixty times slower than the two separate ones.
+    """
 
     def __init__(self) -> None:
         import re2
@@ -223,6 +243,7 @@ class RegexSets:
         self._raw_match: Callable[[bytes], list[int] | None] = self._raw_set.Match
         self._norm_count = 0
         self._raw_count = 0
+        self._fast_spans: bool | None = None  # see `_first_span`
         self.compiled: dict[tuple[bool, int], object] = {}
 
     def check(self, pattern: str) -> str:
@@ -273,11 +294,27 @@ class RegexSets:
         more than the search. Only a pattern that splits a character (`\\C`) needs the text.
         """
         compiled: Any = self.compiled[(raw, index)]
-        match = compiled.search(text.encode())
-        if match is None:
+        data = text.encode()
+        span = self._first_span(compiled, data)
+        if span is None:
             return ""
         try:
-            return str(match.group(0).decode())[:80]
+            return data[span[0] : span[1]].decode()[:80]
         except UnicodeDecodeError:
             found = compiled.search(text)
             return str(found.group(0))[:80] if found else ""
+
+    def _first_span(self, compiled: Any, data: bytes) -> tuple[int, int] | None:
+        """Where `compiled` first matches `data`: (start, end) in bytes, or None.
+
+        Asks the C++ object the wrapper holds (its `search` builds a generator and a match
+        object per call, several times the cost of the search) and checks once, on first use,
+        that it answers like the wrapper; otherwise, or if its layout changes, the wrapper.
+        """
+        if self._fast_spans is None:
+            self._fast_spans = _fast_spans_work(self._re2)
+        if self._fast_spans:
+            start, end = compiled._regexp.Match(self._re2._Anchor.UNANCHORED, data, 0, len(data))[0]
+            return None if start < 0 else (start, end)
+        match = compiled.search(data)
+        return None if match is None else (match.start(), match.end())

@@ -174,12 +174,14 @@ class RuleSet:
             return Verdict(event, admin=member.is_admin)
         ctx = Context(event, member, chat, now or event.at, self.index, self.regexes)
         candidates = kind_index.candidates(ctx, self.rules) if not explain else kind_index.all
+        rules = self.rules
+        is_admin = member.is_admin
         matches: list[RuleMatch] = []
         shadow: list[RuleMatch] = []
         skipped: list[Skipped] = []
         for position in candidates:
-            rule = self.rules[position]
-            exempt = member.is_admin and rule.exempt_admins
+            rule = rules[position]
+            exempt = is_admin and rule.exempt_admins
             if exempt and not explain:
                 continue
             evidence = rule.when(ctx)
@@ -197,7 +199,7 @@ class RuleSet:
                     continue
             match = RuleMatch(rule, evidence)
             (shadow if rule.mode is Mode.SHADOW else matches).append(match)
-        return Verdict(event, tuple(matches), tuple(shadow), tuple(skipped), member.is_admin)
+        return Verdict(event, tuple(matches), tuple(shadow), tuple(skipped), is_admin)
 
 
 class _KindIndex:

@@ -8,22 +8,24 @@ indexed as written (normalised) and as its lookalike skeleton, so `frее` with 
 Knowing *which* sets a message hits is all that choosing and testing rules needs; *where* the
 first hit is (the evidence) matters only once a rule matches. `hit_sets` answers the first
 question with one RE2 set (a DFA: a few nanoseconds a byte, where the automaton walks a node list
-per character), one pattern per keyword set. Its whole-word edges are RE2's `\\b`, which knows
-only ASCII word characters: on ASCII text that is exactly `is_word_char`, so the answer is exact;
-on other text it can only say that no set is hit, and otherwise the automaton decides.
+per character), one pattern per keyword set. Its whole-word edges are a character class built
+from `is_word_char` itself, so both always agree on what a whole word is.
 """
 
 from __future__ import annotations
 
+import re
 import string
+from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 import ahocorasick
 
 from rules.normalize import normalize, skeleton
-from rules.textfeatures import is_word_char
+from rules.textfeatures import UNSPACED, is_word_char
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,10 +50,7 @@ class TermIndex:
     def __init__(self) -> None:
         self._entries: dict[str, _Entry] = {}
         self._automaton: ahocorasick.Automaton | None = None
-        self._re2_set: Any = None  # re2.Set: one pattern per keyword set, then a sentinel
-        self._re2_match: Callable[[bytes], list[int] | None] = _no_match
-        self._re2_owner: list[int] = []  # RE2 pattern index → keyword set id
-        self._sentinel = -1
+        self._matcher: _SetMatcher | None = None
         self.sets = 0
 
     def add_set(self, terms: list[str], *, whole_words: bool) -> int:
@@ -72,6 +71,7 @@ class TermIndex:
         return set_id
 
     def build(self) -> None:
+        """Compile the automaton (for evidence) and the RE2 set (for `hit_sets`)."""
         if not self._entries:
             return
         automaton = ahocorasick.Automaton()
@@ -82,42 +82,29 @@ class TermIndex:
             automaton.add_word(form, (len(form), entry.term, tuple(entry.owners), *edges))
         automaton.make_automaton()
         self._automaton = automaton
-        self._build_re2_set()
-
-    def _build_re2_set(self) -> None:
-        import re2
-
-        forms: dict[int, list[str]] = {}
+        groups: _Groups = {}
         for form, entry in self._entries.items():
+            left, right = is_word_char(form[0]), is_word_char(form[-1])
             for set_id, whole in entry.owners:
-                forms.setdefault(set_id, []).append(_re2_literal(form, whole=whole))
-        options = re2.Options()
-        options.log_errors = False
-        matcher = re2.Set.SearchSet(options)
-        for set_id, alternatives in sorted(forms.items()):
-            matcher.Add("(?:" + "|".join(alternatives) + ")")
-            self._re2_owner.append(set_id)
-        # Matches every text. RE2 answers "nothing" when its DFA runs out of memory (a huge
-        # list, odd input), which the missing sentinel reveals, and the automaton takes over.
-        self._sentinel = matcher.Add("")
-        matcher.Compile()
-        self._re2_set = matcher
-        self._re2_match = bytes_matcher(matcher)
+                edges = (whole and left, whole and right)
+                groups.setdefault(set_id, {}).setdefault(edges, []).append(_re2_literal(form))
+        self._matcher = _SetMatcher.build(groups, self.sets)
 
     def hit_sets(self, text: str) -> frozenset[int] | None:
         """The keyword sets `text` (normalised) hits, as `scan(text).keys()`; None when only
-        `scan` can tell (text beyond ASCII that may hold a keyword, or RE2 gave up)."""
-        if self._re2_set is None or not text:
+        `scan` can tell (RE2 gave up)."""
+        matcher = self._matcher
+        if matcher is None:
+            return _NO_SETS if self._automaton is None or not text else None
+        if not text:
             return _NO_SETS
-        found = self._re2_match(text.encode())
-        if not found or self._sentinel not in found:
+        found = matcher.match(text.encode())
+        if not found or matcher.sentinel not in found:
             return None
         if len(found) == 1:
-            return _NO_SETS  # only the sentinel: no keyword, whatever the script
-        if not text.isascii():
-            return None
-        owner = self._re2_owner
-        return frozenset(owner[i] for i in found if i < len(owner))
+            return _NO_SETS  # only the sentinel
+        found.remove(matcher.sentinel)
+        return frozenset(found)
 
     @property
     def empty(self) -> bool:
@@ -155,6 +142,53 @@ class TermIndex:
 
 _ASCII_WORD = frozenset(string.ascii_letters + string.digits + "_")
 _NO_SETS: frozenset[int] = frozenset()
+# Keyword set id → (word edge before?, word edge after?) → RE2 spellings of its keywords.
+_Groups = dict[int, dict[tuple[bool, bool], list[str]]]
+
+
+class _SetMatcher:
+    """One RE2 set: a pattern per keyword set, then a sentinel that matches every text.
+
+    RE2 answers "nothing" when its DFA runs out of memory (a huge list, odd input); the missing
+    sentinel reveals it, and the caller falls back to the automaton.
+    """
+
+    @classmethod
+    def build(cls, groups: _Groups, sets: int) -> _SetMatcher | None:
+        """The matcher, or None when RE2 cannot compile it within its memory budget (8 MB, which
+        holds several thousand keywords): the automaton then answers alone, as it always can."""
+        import re2
+
+        try:
+            return cls(groups, sets)
+        except re2.error:
+            return None
+
+    def __init__(self, groups: _Groups, sets: int) -> None:
+        import re2
+
+        options = re2.Options()
+        options.log_errors = False
+        matcher = re2.Set.SearchSet(options)
+        # Pattern i is keyword set i (one that kept no keyword never matches), so RE2's answer
+        # is the set ids themselves once the sentinel is taken out.
+        for set_id in range(sets):
+            by_edges = groups.get(set_id)
+            if not by_edges:
+                matcher.Add(r"\b\B")
+                continue
+            # Grouped by edges, the (large) class of non-word characters appears a few times
+            # per set rather than once per keyword.
+            alternatives = []
+            for (left, right), spellings in by_edges.items():
+                before = f"(?:^|[^{_re2_word_class()}])" if left else ""
+                after = f"(?:[^{_re2_word_class()}]|$)" if right else ""
+                alternatives.append(before + "(?:" + "|".join(spellings) + ")" + after)
+            matcher.Add("|".join(alternatives))
+        self.sentinel: int = matcher.Add("")
+        matcher.Compile()
+        self._set = matcher
+        self.match = bytes_matcher(matcher)
 
 
 def bytes_matcher(matcher: Any) -> Callable[[bytes], list[int] | None]:
@@ -169,23 +203,39 @@ def bytes_matcher(matcher: Any) -> Callable[[bytes], list[int] | None]:
     return match if callable(match) else matcher.Match  # type: ignore[no-any-return]
 
 
-def _no_match(text: bytes) -> list[int] | None:
-    return None
+def _re2_char(char: str) -> str:
+    r"""`char` for an RE2 pattern or class: ASCII punctuation as `\xHH`, always read literally."""
+    return char if char.isalnum() or not char.isascii() else f"\\x{ord(char):02x}"
 
 
-def _re2_literal(form: str, *, whole: bool) -> str:
-    r"""`form` as an RE2 pattern, with `\b` at the edges a whole-word test looks past.
+def _re2_literal(form: str) -> str:
+    return "".join(_re2_char(c) for c in form)
 
-    ASCII punctuation is written as `\xHH`, which RE2 always reads literally. An edge that is a
-    word character outside ASCII gets no `\b` (RE2's is ASCII-only): the pattern then matches
-    more than the whole-word test allows, never less, and such text is not ASCII anyway.
+
+@cache
+def _re2_word_class() -> str:
+    r"""The characters `is_word_char` accepts, as the inside of an RE2 class (`\x{41}-\x{5a}…`).
+
+    Derived from Python's own tables (its `\w`, minus the unspaced scripts), not from RE2's
+    Unicode classes, which can follow another Unicode version. Built once per process, in
+    about a tenth of a second: one pass of `re` over a string of every code point.
     """
-    literal = "".join(c if c.isalnum() or not c.isascii() else f"\\x{ord(c):02x}" for c in form)
-    if not whole:
-        return literal
-    left = r"\b" if form[0].isascii() and is_word_char(form[0]) else ""
-    right = r"\b" if form[-1].isascii() and is_word_char(form[-1]) else ""
-    return left + literal + right
+    every = array("I", range(0x110000)).tobytes().decode("utf-32-le", "surrogatepass")
+    cuts = [m.span() for m in re.finditer(f"[{UNSPACED}]+", every)]
+    ranges: list[tuple[int, int]] = []  # half-open
+    for word in re.finditer(r"\w+", every):
+        start, end = word.span()
+        for cut_start, cut_end in cuts:
+            if cut_end <= start or cut_start >= end:
+                continue
+            if cut_start > start:
+                ranges.append((start, cut_start))
+            start = max(start, cut_end)
+        if start < end:
+            ranges.append((start, end))
+    return "".join(
+        f"\\x{{{a:x}}}" if b - a == 1 else f"\\x{{{a:x}}}-\\x{{{b - 1:x}}}" for a, b in ranges
+    )
 
 
 def _continues_word(char: str) -> bool:

@@ -27,9 +27,9 @@ _BARE = re.compile(
     r"(?P<port>:\d{1,5})?(?P<rest>[/?#][^\s<>\"'`]*)?",
     re.IGNORECASE,
 )
-# Necessary for a match of either pattern above (see `_may_hold_link`); starting with a literal
-# lets `re` skip quickly to the candidates.
-_LINK_HINT = re.compile(r"\.(?:[^\W\d_]{2}|xn--)|://", re.IGNORECASE)
+# Necessary for a bare match (see `_may_hold_link`): a pattern that starts with a literal lets
+# `re` skip straight to the candidates.
+_DOT_TLD = re.compile(r"\.(?:[^\W\d_]{2}|xn--)", re.IGNORECASE)
 _WWW = re.compile(r"www\.", re.IGNORECASE)
 _TRAILING = ".,!?;:'\"»…"
 _CLOSERS = {")": "(", "]": "[", "}": "{", ">": "<"}
@@ -152,7 +152,7 @@ def _may_hold_link(text: str) -> bool:
     """
     if "." not in text:
         return False
-    if _LINK_HINT.search(text):
+    if "://" in text or _DOT_TLD.search(text):
         return True
     return ("w." in text or "W." in text) and _WWW.search(text) is not None
 
@@ -244,9 +244,10 @@ SCRIPTS: dict[str, str] = {
 }
 _SCRIPT_PATTERNS = {name: re.compile(f"[{ranges}]") for name, ranges in SCRIPTS.items()}
 # Scripts written without spaces between words: "whole word" cannot mean anything there.
-_UNSPACED = re.compile(
-    f"[{SCRIPTS['han']}{SCRIPTS['kana']}{SCRIPTS['thai']}\u0e80-\u0eff\u1000-\u109f\u1780-\u17ff]"
+UNSPACED = (
+    f"{SCRIPTS['han']}{SCRIPTS['kana']}{SCRIPTS['thai']}\u0e80-\u0eff\u1000-\u109f\u1780-\u17ff"
 )
+_UNSPACED = re.compile(f"[{UNSPACED}]")
 
 
 def script_counts(text: str) -> tuple[dict[str, int], int]:
