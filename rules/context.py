@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.events import AnyEvent, Message
+from bot.events import AnyEvent, JoinRequest, Message
 from bot.facts import ChatFacts, MemberFacts
 from rules.normalize import is_disguised, normalize, skeleton
 from rules.terms import TermHit, TermIndex, bytes_matcher
@@ -82,7 +82,13 @@ class Context:
         self.now = now
         self.index = index
         self.regex_sets = regex_sets
-        self.text = event.text if isinstance(event, Message) else ""
+        # A join request's bio is the only text a would-be member shows: rules read it as text.
+        if isinstance(event, Message):
+            self.text = event.text
+        elif isinstance(event, JoinRequest):
+            self.text = event.bio
+        else:
+            self.text = ""
         self._norm: str | None = None
         self._scan: str | None = None
         self._hits: dict[int, TermHit] | None = None

@@ -170,7 +170,19 @@ class _Loader:
         compiler = ConditionCompiler(lists, index, regexes)
         compiled = [self._compile(p, compiler) for p in placed]
         index.build()
-        regexes.build()
+        try:
+            regexes.build()
+        except Exception as exc:  # re2.error: RE2 could not build the combined set
+            self.problems.append(
+                Diagnostic(
+                    self.files[0] if self.files else "<rules>",
+                    1,
+                    1,
+                    f"the regexes of these rules are too large to match together ({exc})",
+                    hint="simplify the largest patterns (long {m,n} repeats are costly) or use "
+                    "`keywords:` lists instead",
+                )
+            )
         errors = [d for d in self.problems if d.severity is Severity.ERROR]
         if errors:
             raise RuleFileError(self.problems)

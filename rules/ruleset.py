@@ -338,7 +338,9 @@ def plan(
     if punishment is not None:
         reason = primary.rule.why
         actions.append(
-            punishment_action(punishment, chat, user.id, user.display, until, reason, values)
+            punishment_action(
+                punishment, chat, user.id, user.display, until, reason, values, spam=verdict.delete
+            )
         )
         notice = punishment_notice(punishment, chat, values, reason)
         if notice is not None:
@@ -384,8 +386,14 @@ def punishment_action(
     until: datetime | None,
     reason: str,
     values: dict[str, str],
+    *,
+    spam: bool = False,
 ) -> Action:
-    """The member action for a punishment (a ladder step or a rule's direct action)."""
+    """The member action for a punishment (a ladder step or a rule's direct action).
+
+    `spam`: the offending message was deleted by a rule, so a ban also sweeps the member's
+    other recent messages (and, on Telegram, their join notice).
+    """
     if p.action is ActionKind.WARN:
         text = render(p.message, values) if p.message else f"{name}, this is a warning: {reason}."
         return Warn(chat=chat, user=user, user_name=name, reason=reason, text=text)
@@ -397,7 +405,14 @@ def punishment_action(
         )
     if p.action is ActionKind.KICK:
         return Kick(chat=chat, user=user, user_name=name, reason=reason)
-    return Ban(chat=chat, user=user, user_name=name, reason=reason, until=until)
+    return Ban(
+        chat=chat,
+        user=user,
+        user_name=name,
+        reason=reason,
+        until=until,
+        delete_recent_messages=spam,
+    )
 
 
 class _Values(dict[str, str]):

@@ -278,7 +278,14 @@ async def test_a_discord_temporary_ban_is_lifted_on_time_after_a_restart(
 
     bans = of_kind(steward.actions, ActionKind.BAN)
     assert bans == [
-        Ban(chat=chat, reason="No bad words", user="mallory", user_name="Mallory", until=None)
+        Ban(
+            chat=chat,
+            reason="No bad words",
+            user="mallory",
+            user_name="Mallory",
+            until=None,
+            delete_recent_messages=True,  # the rule deletes: the ban sweeps the rest too
+        )
     ]
     [(_, outcome)] = [(a, o) for a, o in handled.outcomes if isinstance(a, Ban)]
     assert outcome.note == f"unban scheduled for {(banned_at + timedelta(days=7)).isoformat()}"

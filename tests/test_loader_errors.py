@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from rules.diagnostics import RuleFileError, Severity
-from rules.loader import load_rules
+from rules.loader import load_rule_text, load_rules
 from tests.cli_helpers import (
     DATA,
     GOLDEN,
@@ -202,3 +202,16 @@ def test_first_error_is_the_exception_message(monkeypatch: pytest.MonkeyPatch) -
         "tests/data/bad/several-problems.yaml:7:21: error: unknown list 'insult' "
         "(rule 'insults', at rules[0].when.words.list); did you mean 'insults'? (and 2 more)"
     )
+
+
+def test_regexes_too_large_to_match_together_are_a_diagnostic_not_a_crash() -> None:
+    rules = "\n".join(
+        f"  - id: r{i}\n    when: {{regex: 'a{i}.{{0,80}}b.{{0,80}}c.{{0,80}}d'}}\n    delete: true"
+        for i in range(80)
+    )
+    with pytest.raises(RuleFileError) as caught:
+        load_rule_text(f"rules:\n{rules}\n", "big.yaml")
+
+    (problem,) = caught.value.errors
+    assert problem.message.startswith("the regexes of these rules are too large to match together")
+    assert problem.file == "big.yaml"

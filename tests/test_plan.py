@@ -377,7 +377,14 @@ def test_the_same_rule_punishes_members() -> None:
     _, _, actions = run(ADMIN_RULES, message("x"), member(admin=False))
 
     assert punishments(actions) == [
-        Ban(chat=CHAT.id, user=ALICE.id, user_name="Alice", reason="everyone", until=None)
+        Ban(
+            chat=CHAT.id,
+            user=ALICE.id,
+            user_name="Alice",
+            reason="everyone",
+            until=None,
+            delete_recent_messages=True,  # the rule deletes: the ban sweeps the rest too
+        )
     ]
 
 

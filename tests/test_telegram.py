@@ -588,12 +588,6 @@ async def test_join_requests_are_left_to_admins_by_default(tg: TelegramRig) -> N
     assert 40 in api.chats[tg.chat].join_requests
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="rules/context.py reads text only from Message events (`self.text = event.text if "
-    "isinstance(event, Message) else ''`), so a JoinRequest's bio never meets a text "
-    "condition; `steward test` fails its own join_request examples the same way",
-)
 async def test_a_join_request_with_a_spam_bio_is_declined_when_screening() -> None:
     async with TelegramRig(rules_text=RULES, join_requests="screen") as tg:
         api = tg.api
