@@ -184,40 +184,17 @@ class Executor:
     # -- timed undo jobs --------------------------------------------------------------------
 
     async def _timed_unban(self, job: Job) -> None:
-        await self.perform(
-            job.platform,
-            Unban(
-                chat=job.chat,
-                user=str(job.payload["user"]),
-                user_name=str(job.payload.get("user_name", "")),
-                reason="temporary ban ended",
-            ),
-        )
+        await self.perform(job.platform, Unban(**_member_of(job), reason="temporary ban ended"))
 
     async def _timed_unmute(self, job: Job) -> None:
-        await self.perform(
-            job.platform,
-            Unmute(
-                chat=job.chat,
-                user=str(job.payload["user"]),
-                user_name=str(job.payload.get("user_name", "")),
-                reason="mute ended",
-            ),
-        )
+        await self.perform(job.platform, Unmute(**_member_of(job), reason="mute ended"))
 
     async def _renew_mute(self, job: Job) -> None:
         until = datetime.fromisoformat(str(job.payload["until"]))
         if until <= self.clock.now():
             return
         await self.perform(
-            job.platform,
-            Mute(
-                chat=job.chat,
-                user=str(job.payload["user"]),
-                user_name=str(job.payload.get("user_name", "")),
-                until=until,
-                reason="long mute renewed",
-            ),
+            job.platform, Mute(**_member_of(job), until=until, reason="long mute renewed")
         )
 
     # -- admin notices ----------------------------------------------------------------------
@@ -241,3 +218,12 @@ class Executor:
             await adapter.perform(NotifyAdmins(chat=chat, text=text, reason="missing permission"))
         except Exception:
             log.exception("could not notify the admins of %s:%s", platform, chat)
+
+
+def _member_of(job: Job) -> dict[str, str]:
+    """Who a timed undo job is about, as the keyword arguments of a member action."""
+    return {
+        "chat": job.chat,
+        "user": str(job.payload["user"]),
+        "user_name": str(job.payload.get("user_name", "")),
+    }
