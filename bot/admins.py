@@ -52,6 +52,19 @@ class AdminCache:
         self._cache[key] = (now, fresh)
         return fresh
 
+    def known(self, platform: str, chat: str, user: str) -> bool | None:
+        """The answer from the cache alone, or None when the list is missing or stale.
+
+        The pipeline asks for every event; answering from memory without a coroutine keeps
+        that free, and `is_admin` is awaited only when the platform must be asked.
+        """
+        if (platform, user) in self._configured:
+            return True
+        cached = self._cache.get((platform, chat))
+        if cached is None or self._clock.now() - cached[0] >= self._ttl:
+            return None
+        return user in cached[1]
+
     async def is_admin(self, platform: str, chat: str, user: str) -> bool:
         if (platform, user) in self._configured:
             return True

@@ -45,7 +45,8 @@ class MemberCache:
                 self._ledgers[key] = ledger
             else:
                 self._ledgers.pop(key, None)
-            await self._evict()
+            if len(self._members) > self.capacity:
+                await self._evict()
         else:
             self._members.move_to_end(key)
         if (user.name and user.name != record.name) or (

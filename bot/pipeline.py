@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -118,12 +118,16 @@ class Pipeline:
         self.started_at = clock.now()
         # Recently handled event ids with their times; `_forgotten_until` is the newest time
         # of an id that fell out of this window, `_stored_until` the newest event time the
-        # store held when first asked (None: not asked yet). See `_duplicate`.
-        self._recent_ids: OrderedDict[EventKey, datetime] = OrderedDict()
+        # store held when first asked (None: not asked yet). See `_seen_before`.
+        # Keys are plain (platform, chat, event id) tuples: the garbage collector stops tracking
+        # tuples of strings, while 100,000 live `EventKey` objects made every full collection
+        # walk them.
+        self._recent_ids: OrderedDict[tuple[str, str, str], datetime] = OrderedDict()
         self._forgotten_until: datetime | None = None
         self._stored_until: datetime | None = None
         self._asked_store = False
-        self._unsaved_ids: list[tuple[EventKey, datetime]] = []
+        # Also plain tuples, for the same reason; `EventKey`s are made when they are written.
+        self._unsaved_ids: list[tuple[tuple[str, str, str], datetime]] = []
         self._last_flush = clock.now()
         self._flushing: asyncio.Task[None] | None = None
         self._known_chats: set[tuple[str, str]] = set()
@@ -139,22 +143,29 @@ class Pipeline:
 
     async def handle(self, event: AnyEvent) -> Handled:
         key = EventKey(event.platform, event.chat.id, event.id)
-        if await self._duplicate(key, event.at):
+        seen_id = (event.platform, event.chat.id, event.id)  # see `_recent_ids`
+        if seen_id in self._recent_ids or (
+            event.at < self.started_at + REPLAY_GRACE and await self._seen_before(key, event.at)
+        ):
             log.debug("ignoring redelivered event %s", key)
             return Handled(event, duplicate=True)
-        self._remember(key, event.at)
+        self._remember(seen_id, event.at)
         adapter = self.executor.adapters.get(event.platform)
         if adapter is not None and event.actor.id == adapter.me().id:
             return Handled(event)  # Steward's own messages are not judged
         group = self.groups.group_for(event.platform, event.chat.id)
-        await self._note_chat(event)
+        if (event.platform, event.chat.id) not in self._known_chats:
+            await self._note_chat(event)
         member_key = MemberKey(event.platform, event.chat.scope, event.actor.id)
         record = await self.members.get(member_key, event.actor, event.at)
-        is_admin = await self.admins.is_admin(event.platform, event.chat.id, event.actor.id)
+        member_key = record.key  # the cached key object: one per member, however many events
+        is_admin = self.admins.known(event.platform, event.chat.id, event.actor.id)
+        if is_admin is None:  # not cached (or stale): ask the platform
+            is_admin = await self.admins.is_admin(event.platform, event.chat.id, event.actor.id)
 
         if isinstance(event, Command | ButtonPress) and self.commands is not None:
             self._update_member(record, event)
-            self._unsaved_ids.append((key, event.at))
+            self._unsaved_ids.append((seen_id, event.at))
             if isinstance(event, Command):
                 handled = await self.commands.run(event, record, is_admin, group)
             else:
@@ -179,10 +190,11 @@ class Pipeline:
             if isinstance(event, Join)
             else NO_CHAT_FACTS
         )
-        verdict = ruleset.evaluate(event, facts, chat_facts, event.at)
-        self._record_activity(member_key, event)
+        normalized = normalize(event.text) if isinstance(event, Message) else None
+        verdict = ruleset.evaluate(event, facts, chat_facts, event.at, normalized=normalized)
+        self._record_activity(member_key, event, normalized)
         self._update_member(record, event)
-        for match in verdict.shadow:
+        for match in verdict.shadow if log.isEnabledFor(logging.INFO) else ():
             log.info(
                 "shadow rule %s matched %s in %s:%s: %s",
                 match.rule.id,
@@ -192,7 +204,7 @@ class Pipeline:
                 "; ".join(e.format() for e in match.evidence),
             )
         if not verdict.matches:
-            self._unsaved_ids.append((key, event.at))
+            self._unsaved_ids.append((seen_id, event.at))
             handled = Handled(event, verdict=verdict)
             if isinstance(event, JoinRequest) and self.groups.join_requests(group) == "screen":
                 approve = ApproveJoinRequest(
@@ -293,18 +305,15 @@ class Pipeline:
 
     # -- bookkeeping ------------------------------------------------------------------------
 
-    async def _duplicate(self, key: EventKey, at: datetime) -> bool:
-        """Seen before, in this run (in memory) or in an earlier one (in the store)?
+    async def _seen_before(self, key: EventKey, at: datetime) -> bool:
+        """Handled by an earlier run (or so long ago in this one that memory let it go)?
 
-        Asking the store costs a trip to the database thread, so it is asked only when the
-        answer could be yes: the event is not clearly newer than start-up, and not newer than
-        every event the store held when first asked (`newest_event_at`) or that this run has
-        since let go of from memory. Everything else would be a miss, so it is not looked up.
+        Only events from around start-up get here (later ones cannot have been seen by an
+        earlier run; recent ones of this run are in `_recent_ids`). Asking the store costs a
+        trip to the database thread, so it is asked only when the answer could be yes: when the
+        event is not newer than every event the store held when first asked (`newest_event_at`)
+        or that this run has since let go of from memory.
         """
-        if key in self._recent_ids:
-            return True
-        if at >= self.started_at + REPLAY_GRACE:
-            return False
         if not self._asked_store:
             self._stored_until = await self.store.newest_event_at()
             self._asked_store = True
@@ -313,8 +322,8 @@ class Pipeline:
             return False
         return await self.store.seen(key)
 
-    def _remember(self, key: EventKey, at: datetime) -> None:
-        self._recent_ids[key] = at
+    def _remember(self, seen_id: tuple[str, str, str], at: datetime) -> None:
+        self._recent_ids[seen_id] = at
         if len(self._recent_ids) > RECENT_EVENT_IDS:
             _, dropped = self._recent_ids.popitem(last=False)
             if self._forgotten_until is None or dropped > self._forgotten_until:
@@ -337,9 +346,11 @@ class Pipeline:
             record.joined_at = event.at
         self.members.touch(record)
 
-    def _record_activity(self, member_key: MemberKey, event: AnyEvent) -> None:
+    def _record_activity(
+        self, member_key: MemberKey, event: AnyEvent, normalized: str | None
+    ) -> None:
         if isinstance(event, Message) and not event.edited and self.activity.history_window:
-            mark = fingerprint(normalize(event.text)) if event.text else 0
+            mark = fingerprint(normalized or normalize(event.text)) if event.text else 0
             self.activity.record_message(
                 member_key, RecentMessage(event.at, mark, event.media_group)
             )
@@ -387,7 +398,7 @@ class Pipeline:
         await self.members.flush()
         ids, self._unsaved_ids = self._unsaved_ids, []
         try:
-            await self.store.mark_seen(ids)
+            await self.store.mark_seen([(EventKey(*key), at) for key, at in ids])
         except BaseException:
             self._unsaved_ids[:0] = ids
             raise
@@ -413,15 +424,22 @@ def _log_line(case_id: int, case: NewCase, handled: Handled) -> str:
 
 
 class Dispatcher:
-    """Per-scope queues: one scope's events in order, different scopes concurrently."""
+    """Per-scope queues: one scope's events in order, different scopes concurrently.
 
-    def __init__(
-        self, handle: Callable[[AnyEvent], Awaitable[object]], *, idle: float = 300.0
-    ) -> None:
+    A scope has a worker task only while it has events waiting: the worker handles them in order
+    and ends when its queue runs dry, and the next event starts a new one. Idle workers used to
+    wait on their queue with a timeout (`wait_for`), which cost a timer, a future and an extra
+    task per event, more than the rest of the dispatching; now nothing waits, and nothing needs
+    reaping.
+    """
+
+    def __init__(self, handle: Callable[[AnyEvent], Awaitable[object]]) -> None:
         self._handle = handle
-        self._idle = idle
-        self._queues: dict[tuple[str, str], asyncio.Queue[AnyEvent]] = {}
+        self._queues: dict[tuple[str, str], deque[AnyEvent]] = {}
         self._workers: dict[tuple[str, str], asyncio.Task[None]] = {}
+        self._pending = 0  # submitted and not yet handled
+        self._drained = asyncio.Event()
+        self._drained.set()
         self._closed = False
 
     async def submit(self, event: AnyEvent) -> None:
@@ -430,16 +448,17 @@ class Dispatcher:
         key = (event.platform, event.chat.scope)
         queue = self._queues.get(key)
         if queue is None:
-            queue = self._queues[key] = asyncio.Queue()
+            queue = self._queues[key] = deque()
             self._workers[key] = asyncio.create_task(
                 self._work(key, queue), name=f"steward-{key[0]}-{key[1]}"
             )
-        await queue.put(event)
+        queue.append(event)
+        self._pending += 1
+        self._drained.clear()
 
     async def drain(self) -> None:
         """Wait until every submitted event is handled."""
-        for queue in list(self._queues.values()):
-            await queue.join()
+        await self._drained.wait()
 
     async def close(self) -> None:
         self._closed = True
@@ -452,16 +471,9 @@ class Dispatcher:
         self._workers.clear()
         self._queues.clear()
 
-    async def _work(self, key: tuple[str, str], queue: asyncio.Queue[AnyEvent]) -> None:
-        while True:
-            try:
-                event = await asyncio.wait_for(queue.get(), timeout=self._idle)
-            except TimeoutError:
-                if queue.empty():
-                    self._queues.pop(key, None)
-                    self._workers.pop(key, None)
-                    return
-                continue
+    async def _work(self, key: tuple[str, str], queue: deque[AnyEvent]) -> None:
+        while queue:
+            event = queue.popleft()
             try:
                 await self._handle(event)
             except Exception:
@@ -472,4 +484,10 @@ class Dispatcher:
                     event.chat.id,
                 )
             finally:
-                queue.task_done()
+                self._pending -= 1
+                if not self._pending:
+                    self._drained.set()
+        # No await between finding the queue empty and leaving: `submit` either appended before
+        # (and the loop above took the event) or finds no queue and starts a new worker.
+        del self._queues[key]
+        del self._workers[key]

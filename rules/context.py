@@ -75,6 +75,7 @@ class Context:
         now: datetime,
         index: TermIndex,
         regex_sets: RegexSets,
+        normalized: str | None = None,
     ) -> None:
         self.event = event
         self.member = member
@@ -89,7 +90,7 @@ class Context:
             self.text = event.bio
         else:
             self.text = ""
-        self._norm: str | None = None
+        self._norm = normalized  # `normalize(self.text)`, when the caller has it already
         self._scan: str | None = None
         self._hits: dict[int, TermHit] | None = None
         self._sets: frozenset[int] | None = None

@@ -167,12 +167,18 @@ class RuleSet:
         now: datetime | None = None,
         *,
         explain: bool = False,
+        normalized: str | None = None,
     ) -> Verdict:
-        """Which rules the event breaks, with evidence. Pure: no I/O, no state."""
+        """Which rules the event breaks, with evidence. Pure: no I/O, no state.
+
+        `normalized` is the message's text already normalised, for a caller that needs it too
+        (the pipeline fingerprints it for repeated-text windows): normalising is the priciest
+        step after matching, and doing it once per message is enough.
+        """
         kind_index = self._by_kind.get(event.kind)
         if kind_index is None:
             return Verdict(event, admin=member.is_admin)
-        ctx = Context(event, member, chat, now or event.at, self.index, self.regexes)
+        ctx = Context(event, member, chat, now or event.at, self.index, self.regexes, normalized)
         candidates = kind_index.candidates(ctx, self.rules) if not explain else kind_index.all
         rules = self.rules
         is_admin = member.is_admin

@@ -1,19 +1,21 @@
 """The embedded store: one SQLite file through aiosqlite, WAL mode, a single writer.
 
-All writes go through one connection and one lock, each unit of work in its own `BEGIN
-IMMEDIATE` transaction, so a crash leaves either all of it or none. Failures to open the file
-become `StorageError`s that say which file and what to do.
+All work goes through one connection, whose one thread (aiosqlite's) runs it in order; each unit
+of work is one function run there in its own transaction (see `_transaction`), so a crash leaves
+either all of it or none, and units never interleave. Failures to open the file become
+`StorageError`s that say which file and what to do.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections import Counter
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from functools import partial
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -42,7 +44,9 @@ T = TypeVar("T")
 
 def ts(moment: datetime) -> str:
     """Timestamps are stored as fixed-width UTC ISO strings, so they sort as text."""
-    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+    if moment.tzinfo is not UTC:  # event times already are UTC: skip a conversion per row
+        moment = moment.astimezone(UTC)
+    return moment.isoformat(timespec="microseconds")
 
 
 def parse_ts(text: str | None) -> datetime | None:
@@ -66,8 +70,6 @@ class KeyFilter:
     2 MiB for up to a million members (it degrades gracefully beyond, it never becomes wrong).
     """
 
-    PROBES = 4
-
     def __init__(self, expected: int = 0) -> None:
         bits = 1 << 24
         while bits < 16 * expected:
@@ -75,10 +77,17 @@ class KeyFilter:
         self._mask = bits - 1
         self._bits = bytearray(bits // 8)
 
-    def _positions(self, key: tuple[str, str, str]) -> list[int]:
+    def _positions(self, key: tuple[str, str, str]) -> tuple[int, int, int, int]:
+        """Four bit positions by double hashing (hash + i * step) of Python's 64-bit hash."""
         digest = hash(key) & 0xFFFF_FFFF_FFFF_FFFF
-        first, step = digest, (digest >> 32) | 1
-        return [(first + i * step) & self._mask for i in range(self.PROBES)]
+        step = (digest >> 32) | 1
+        mask = self._mask
+        return (
+            digest & mask,
+            (digest + step) & mask,
+            (digest + 2 * step) & mask,
+            (digest + 3 * step) & mask,
+        )
 
     def add(self, key: tuple[str, str, str]) -> None:
         bits = self._bits
@@ -88,6 +97,23 @@ class KeyFilter:
     def __contains__(self, key: tuple[str, str, str]) -> bool:
         bits = self._bits
         return all(bits[p >> 3] & (1 << (p & 7)) for p in self._positions(key))
+
+
+# Units of work return plain values, never a cursor: a cursor freed in the event loop's thread
+# resets its statement there while the database thread runs the next one (SQLITE_MISUSE).
+# (`_statement` and `_in_transaction` follow the same rule.)
+
+
+def _execute_many(sql: str, rows: Sequence[Sequence[Any]], db: sqlite3.Connection) -> None:
+    db.executemany(sql, rows)
+
+
+def _key_filter(keys: Sequence[tuple[str, str, str]]) -> KeyFilter:
+    """A filter of the given (platform, scope, user) keys."""
+    members = KeyFilter(len(keys))
+    for key in keys:
+        members.add(key)
+    return members
 
 
 def _member_tuple(key: MemberKey) -> tuple[str, str, str]:
@@ -100,13 +126,14 @@ class SqliteStore:
     def __init__(self, path: str | Path = MEMORY) -> None:
         self.path = str(path)
         self._db: aiosqlite.Connection | None = None
-        self._lock = asyncio.Lock()
         self._members = KeyFilter()
+        self._moving = 0  # chat moves in progress (see `move_chat`)
+        # How many jobs of each kind are scheduled; the store is their only writer.
+        self._scheduled: Counter[str] = Counter()
 
     # -- lifecycle ------------------------------------------------------------------------
 
     async def open(self) -> None:
-        self._lock = asyncio.Lock()
         if self.path != MEMORY:
             self._prepare_directory()
         try:
@@ -118,10 +145,17 @@ class SqliteStore:
             await db.execute("PRAGMA busy_timeout = 5000")
             if self.path != MEMORY:
                 await db.execute("PRAGMA journal_mode = WAL")
+                # Copy the WAL back into the database every ~40 MB instead of every ~4 MB: every
+                # event rewrites a member row and adds an event id at random places in their
+                # B-trees, and a page written several times between checkpoints is copied (and
+                # synced) once. Halves the write cost per event with 100,000 members; the WAL
+                # file on disk grows to ~40 MB before it is reused.
+                await db.execute("PRAGMA wal_autocheckpoint = 10000")
             await db.execute("PRAGMA synchronous = NORMAL")
             await db.execute("PRAGMA foreign_keys = ON")
             await self._migrate()
             await self._load_member_filter()
+            await self._count_scheduled_jobs()
         except sqlite3.DatabaseError as exc:
             await db.close()
             self._db = None
@@ -187,16 +221,18 @@ class SqliteStore:
                 await db.execute("ROLLBACK")
                 raise
 
-    async def _load_member_filter(self) -> None:
-        """Every (platform, scope, user) with a member row or a strike, into the key filter."""
-        keys = await self._all(
-            "SELECT platform, scope, user_id FROM members"
-            " UNION SELECT platform, scope, user_id FROM strikes"
+    def _maybe_stored(self, key: MemberKey) -> bool:
+        """False when the database certainly has no member row and no strike for `key`."""
+        return bool(self._moving) or _member_tuple(key) in self._members
+
+    async def _count_scheduled_jobs(self) -> None:
+        rows = await self._all(
+            "SELECT kind, count(*) FROM jobs WHERE status = 'scheduled' GROUP BY kind"
         )
-        members = KeyFilter(len(keys))
-        for platform, scope, user_id in keys:
-            members.add((platform, scope, user_id))
-        self._members = members
+        self._scheduled = Counter({str(kind): int(n) for kind, n in rows})
+
+    async def _load_member_filter(self) -> None:
+        self._members = _key_filter(await self._all(_MEMBER_KEYS))
 
     @property
     def _conn(self) -> aiosqlite.Connection:
@@ -207,21 +243,47 @@ class SqliteStore:
     async def _transaction(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """Run `work` as one transaction in the database thread: one round trip in all.
 
-        With `_write`, every statement is a trip to aiosqlite's thread and back (BEGIN, each
-        INSERT, COMMIT), and each trip costs the event loop tens of microseconds; an infraction
-        with three actions took eight. The units of work the pipeline runs on every infraction
-        and flush (`record_case`, `finish_action`, `save_members`, `mark_seen`) are plain sqlite3
-        code run here instead. aiosqlite has no public way to run a function in its thread, so
-        this uses its `_execute`, which every aiosqlite method is built on. The lock keeps the
-        store a single writer alongside units still written with `_write`.
+        Every write is a plain sqlite3 function run here (or, for a lone statement, by `_run`).
+        aiosqlite's single thread runs them one after another, which is what keeps Steward a
+        single writer: a transaction can never interleave with another, and a read (queued on
+        the same thread) never sees half of one. It is also what makes writing cheap for the
+        event loop: `BEGIN`, each statement and `COMMIT` as separate awaits cost a trip to the
+        thread and back per statement (eight for an infraction with three actions) plus a lock
+        hand-over, and under load every trip waits for a turn of the busy event loop.
+
+        aiosqlite has no public way to run a function in its thread, so this uses `_execute`,
+        which every aiosqlite method is built on.
         """
         db = self._conn
         connection: sqlite3.Connection = db._conn
-        async with self._lock:
-            result: T = await db._execute(  # type: ignore[no-untyped-call]
-                self._in_transaction, connection, work
-            )
-            return result
+        result: T = await db._execute(  # type: ignore[no-untyped-call]
+            self._in_transaction, connection, work
+        )
+        return result
+
+    async def _run(self, sql: str, params: Sequence[Any] = ()) -> None:
+        """One statement as a unit of work.
+
+        SQLite makes a lone statement atomic by itself, so it runs without BEGIN and COMMIT:
+        every statement costs the database thread a wait for the GIL when it finishes, and
+        while the event loop is busy (three of these per infraction) those waits add up.
+        """
+        db = self._conn
+        connection: sqlite3.Connection = db._conn
+        await db._execute(self._statement, connection, sql, params)  # type: ignore[no-untyped-call]
+
+    async def _run_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """One statement for each row, as one unit of work."""
+        await self._transaction(partial(_execute_many, sql, rows))
+
+    def _statement(self, connection: sqlite3.Connection, sql: str, params: Sequence[Any]) -> None:
+        """(In the database thread.) One statement in autocommit mode."""
+        try:
+            connection.execute(sql, params)
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise self._explain(exc) from None
+            raise
 
     def _in_transaction(
         self, connection: sqlite3.Connection, work: Callable[[sqlite3.Connection], T]
@@ -238,22 +300,6 @@ class SqliteStore:
             raise
         connection.execute("COMMIT")
         return result
-
-    @asynccontextmanager
-    async def _write(self) -> AsyncIterator[aiosqlite.Connection]:
-        """One atomic unit of work; the lock keeps Steward a single writer."""
-        db = self._conn
-        async with self._lock:
-            try:
-                await db.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as exc:
-                raise self._explain(exc) from None
-            try:
-                yield db
-            except BaseException:
-                await db.execute("ROLLBACK")
-                raise
-            await db.execute("COMMIT")
 
     # Reads use `execute_fetchall`: one trip to the connection's thread instead of three
     # (execute, fetch, close), and every trip costs tens of microseconds of event-loop time.
@@ -278,20 +324,22 @@ class SqliteStore:
         row = await self._one("SELECT max(at) FROM processed_events")
         return parse_ts(row[0]) if row else None
 
-    # Batches are written in key order: consecutive rows then land in the same B-tree pages,
-    # which SQLite finds in its cache and writes to the WAL once per commit (with 100,000
-    # members in random order, about a third less work per row).
+    # Buffered batches (`mark_seen`, `save_members`) are written in key order, so consecutive
+    # rows land in the same B-tree pages: about a fifth less work per row with 100,000 members
+    # in random order. Each batch is one transaction, however big: under load the batches
+    # grow, and a bigger batch costs less per row (splitting it made the database thread wait
+    # for the busy event loop between the parts, and fall behind).
 
     async def mark_seen(self, keys: Sequence[tuple[EventKey, datetime]]) -> None:
-        if not keys:
-            return
-        rows = sorted((k.platform, k.chat, k.event_id, ts(at)) for k, at in keys)
-        await self._transaction(lambda db: db.executemany(_MARK_SEEN, rows))
+        if keys:
+            rows = sorted((k.platform, k.chat, k.event_id, ts(at)) for k, at in keys)
+            await self._run_many(_MARK_SEEN, rows)
 
     async def forget_events_before(self, moment: datetime) -> int:
-        async with self._write() as db:
-            cursor = await db.execute("DELETE FROM processed_events WHERE at < ?", (ts(moment),))
-            return cursor.rowcount
+        cutoff = (ts(moment),)
+        return await self._transaction(
+            lambda db: db.execute("DELETE FROM processed_events WHERE at < ?", cutoff).rowcount
+        )
 
     # -- chats and members ----------------------------------------------------------------
 
@@ -299,24 +347,19 @@ class SqliteStore:
         self, platform: str, chat: str, scope: str, title: str, at: datetime
     ) -> None:
         params = (platform, chat, scope, title, ts(at))
-        await self._transaction(
-            lambda db: db.execute(
-                """INSERT INTO chats (platform, chat_id, scope, title, first_seen)
+        await self._run(
+            """INSERT INTO chats (platform, chat_id, scope, title, first_seen)
                    VALUES (?, ?, ?, ?, ?)
                    ON CONFLICT (platform, chat_id) DO UPDATE SET
                      title = CASE WHEN excluded.title != ''
                                   THEN excluded.title ELSE chats.title END,
                      active = 1""",
-                params,
-            )
+            params,
         )
 
     async def set_chat_active(self, platform: str, chat: str, active: bool) -> None:
-        async with self._write() as db:
-            await db.execute(
-                "UPDATE chats SET active = ? WHERE platform = ? AND chat_id = ?",
-                (int(active), platform, chat),
-            )
+        params = (int(active), platform, chat)
+        await self._run("UPDATE chats SET active = ? WHERE platform = ? AND chat_id = ?", params)
 
     async def chat_active(self, platform: str, chat: str) -> bool | None:
         row = await self._one(
@@ -326,24 +369,33 @@ class SqliteStore:
 
     async def move_chat(self, platform: str, old: str, new: str) -> None:
         """A Telegram group became a supergroup: its history continues under the new id."""
-        async with self._write() as db:
-            await db.execute(
+
+        def work(db: sqlite3.Connection) -> list[Any]:
+            db.execute(
                 "UPDATE chats SET active = 0, migrated_to = ? WHERE platform = ? AND chat_id = ?",
                 (new, platform, old),
             )
             for table in ("members", "strikes", "cases"):
-                await db.execute(
+                db.execute(
                     f"UPDATE OR IGNORE {table} SET scope = ? WHERE platform = ? AND scope = ?",
                     (new, platform, old),
                 )
-            await db.execute(
+            db.execute(
                 "UPDATE cases SET chat_id = ? WHERE platform = ? AND chat_id = ?",
                 (new, platform, old),
             )
-            await self._load_member_filter()  # the members now live under the new scope
+            return db.execute(_MEMBER_KEYS).fetchall()
+
+        self._moving += 1  # until the filter knows the new scope, ask the database
+        try:
+            moved = await self._transaction(work)
+        finally:
+            self._moving -= 1
+        for key in moved:
+            self._members.add(key)
 
     async def member(self, key: MemberKey) -> MemberRecord | None:
-        if _member_tuple(key) not in self._members:
+        if not self._maybe_stored(key):
             return None
         row = await self._one(
             f"""SELECT {_MEMBER_COLUMNS}
@@ -380,15 +432,15 @@ class SqliteStore:
             )
             for r in records
         ]
-        rows.sort(key=_primary_key)
+        rows.sort(key=_PRIMARY_KEY)
         for record in records:
             self._members.add(_member_tuple(record.key))
-        await self._transaction(lambda db: db.executemany(_SAVE_MEMBER, rows))
+        await self._run_many(_SAVE_MEMBER, rows)
 
     # -- strikes and cases ----------------------------------------------------------------
 
     async def strikes(self, key: MemberKey) -> list[StrikeEntry]:
-        if _member_tuple(key) not in self._members:
+        if not self._maybe_stored(key):
             return []
         rows = await self._all(
             "SELECT at, points FROM strikes WHERE platform = ? AND scope = ? AND user_id = ?"
@@ -426,13 +478,13 @@ class SqliteStore:
     async def add_strike(
         self, key: MemberKey, at: datetime, points: int, case_id: int | None, note: str
     ) -> None:
-        async with self._write() as db:
-            self._members.add(_member_tuple(key))
-            await db.execute(
-                "INSERT INTO strikes (platform, scope, user_id, at, points, case_id, note)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (key.platform, key.scope, key.user_id, ts(at), points, case_id, note),
-            )
+        params = (key.platform, key.scope, key.user_id, ts(at), points, case_id, note)
+        self._members.add(_member_tuple(key))
+        await self._run(
+            "INSERT INTO strikes (platform, scope, user_id, at, points, case_id, note)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            params,
+        )
 
     async def case(self, case_id: int) -> Case | None:
         rows = await self._all(f"SELECT {_CASE_COLUMNS} FROM cases WHERE id = ?", (case_id,))
@@ -453,10 +505,8 @@ class SqliteStore:
             raise ValueError(f"cannot update case fields {sorted(unknown)}")
         values = {k: (ts(v) if isinstance(v, datetime) else str(v)) for k, v in changes.items()}
         assignments = ", ".join(f"{k} = ?" for k in values)
-        async with self._write() as db:
-            await db.execute(
-                f"UPDATE cases SET {assignments} WHERE id = ?", (*values.values(), case_id)
-            )
+        params = (*values.values(), case_id)
+        await self._run(f"UPDATE cases SET {assignments} WHERE id = ?", params)
 
     # -- actions --------------------------------------------------------------------------
 
@@ -470,11 +520,9 @@ class SqliteStore:
         self, action_id: int, status: ActionStatus, at: datetime, reason: str = "", note: str = ""
     ) -> None:
         params = (status.value, reason, note, ts(at), action_id)
-        await self._transaction(
-            lambda db: db.execute(
-                "UPDATE actions SET status = ?, reason = ?, note = ?, finished_at = ? WHERE id = ?",
-                params,
-            )
+        await self._run(
+            "UPDATE actions SET status = ?, reason = ?, note = ?, finished_at = ? WHERE id = ?",
+            params,
         )
 
     async def pending_actions(self) -> list[ActionRecord]:
@@ -501,24 +549,30 @@ class SqliteStore:
         run_at: datetime,
         trigger: dict[str, Any] | None = None,
     ) -> int:
-        async with self._write() as db:
-            cursor = await db.execute(
+        params = (
+            kind,
+            owner,
+            platform,
+            chat,
+            json.dumps(payload),
+            json.dumps(trigger or {}),
+            ts(run_at),
+            ts(run_at),
+        )
+
+        def work(db: sqlite3.Connection) -> int:
+            cursor = db.execute(
                 """INSERT INTO jobs (kind, owner, platform, chat_id, payload, trigger, run_at,
                                      created_at)
                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
-                (
-                    kind,
-                    owner,
-                    platform,
-                    chat,
-                    json.dumps(payload),
-                    json.dumps(trigger or {}),
-                    ts(run_at),
-                    ts(run_at),
-                ),
+                params,
             )
             assert cursor.lastrowid is not None
             return cursor.lastrowid
+
+        job_id = await self._transaction(work)
+        self._scheduled[kind] += 1
+        return job_id
 
     async def due_jobs(self, now: datetime) -> list[Job]:
         rows = await self._all(
@@ -539,27 +593,51 @@ class SqliteStore:
         return [_job(r) for r in rows]
 
     async def reschedule_job(self, job_id: int, run_at: datetime) -> None:
-        async with self._write() as db:
-            await db.execute("UPDATE jobs SET run_at = ? WHERE id = ?", (ts(run_at), job_id))
+        params = (ts(run_at), job_id)
+        await self._run("UPDATE jobs SET run_at = ? WHERE id = ?", params)
 
     async def finish_job(self, job_id: int, at: datetime, status: str = "done") -> None:
-        async with self._write() as db:
-            # A job cancelled while it ran stays cancelled.
-            await db.execute(
-                "UPDATE jobs SET status = ?, done_at = ? WHERE id = ? AND status = 'scheduled'",
-                (status, ts(at), job_id),
+        def work(db: sqlite3.Connection) -> str | None:
+            row = db.execute(
+                "SELECT kind FROM jobs WHERE id = ? AND status = 'scheduled'", (job_id,)
+            ).fetchone()
+            if row is None:
+                return None  # a job cancelled while it ran stays cancelled
+            db.execute(
+                "UPDATE jobs SET status = ?, done_at = ? WHERE id = ?", (status, ts(at), job_id)
             )
+            return str(row[0])
+
+        finished = await self._transaction(work)
+        if finished is not None:
+            self._scheduled[finished] -= 1
 
     async def cancel_jobs(self, kind: str, platform: str, chat: str, match: dict[str, Any]) -> int:
-        """Cancel scheduled jobs of a kind whose payload contains every item of `match`."""
-        cancelled = 0
-        for job in await self.scheduled_jobs():
-            if job.kind != kind or job.platform != platform or job.chat != chat:
-                continue
-            if all(job.payload.get(k) == v for k, v in match.items()):
-                async with self._write() as db:
-                    await db.execute("UPDATE jobs SET status = 'cancelled' WHERE id = ?", (job.id,))
-                cancelled += 1
+        """Cancel scheduled jobs of a kind whose payload contains every item of `match`.
+
+        The executor asks this after every mute and ban (a new one supersedes the undo jobs of
+        the last); where the platform times them itself there never are any, and then the
+        answer costs no trip to the database.
+        """
+        if not self._scheduled[kind]:
+            return 0
+
+        def work(db: sqlite3.Connection) -> int:
+            rows = db.execute(
+                "SELECT id, payload FROM jobs"
+                " WHERE status = 'scheduled' AND kind = ? AND platform = ? AND chat_id = ?",
+                (kind, platform, chat),
+            ).fetchall()
+            chosen = [
+                (job_id,)
+                for job_id, payload in rows
+                if all(json.loads(payload).get(k) == v for k, v in match.items())
+            ]
+            db.executemany("UPDATE jobs SET status = 'cancelled' WHERE id = ?", chosen)
+            return len(chosen)
+
+        cancelled = await self._transaction(work)
+        self._scheduled[kind] -= cancelled
         return cancelled
 
     # -- plugin data ----------------------------------------------------------------------
@@ -572,22 +650,20 @@ class SqliteStore:
         return None if row is None else json.loads(row[0])
 
     async def kv_set(self, plugin: str, scope: str, key: str, value: Any, at: datetime) -> None:
-        text = json.dumps(value, ensure_ascii=False)
-        async with self._write() as db:
-            await db.execute(
-                """INSERT INTO plugin_data (plugin, scope, key, value, updated_at)
+        params = (plugin, scope, key, json.dumps(value, ensure_ascii=False), ts(at))
+        await self._run(
+            """INSERT INTO plugin_data (plugin, scope, key, value, updated_at)
                    VALUES (?, ?, ?, ?, ?)
                    ON CONFLICT (plugin, scope, key) DO UPDATE SET
                      value = excluded.value, updated_at = excluded.updated_at""",
-                (plugin, scope, key, text, ts(at)),
-            )
+            params,
+        )
 
     async def kv_delete(self, plugin: str, scope: str, key: str) -> None:
-        async with self._write() as db:
-            await db.execute(
-                "DELETE FROM plugin_data WHERE plugin = ? AND scope = ? AND key = ?",
-                (plugin, scope, key),
-            )
+        params = (plugin, scope, key)
+        await self._run(
+            "DELETE FROM plugin_data WHERE plugin = ? AND scope = ? AND key = ?", params
+        )
 
     async def kv_keys(self, plugin: str, scope: str, prefix: str = "") -> list[str]:
         rows = await self._all(
@@ -609,8 +685,7 @@ _SAVE_MEMBER = """
       level_locked = excluded.level_locked"""
 
 
-def _primary_key(row: tuple[Any, ...]) -> tuple[Any, ...]:
-    return row[:3]
+_PRIMARY_KEY = itemgetter(0, 1, 2)
 
 
 def _case_row(case: NewCase) -> tuple[Any, ...]:
@@ -689,6 +764,10 @@ _CASE_COLUMNS = (
 )
 _MEMBER_COLUMNS = (
     "name, username, first_seen, last_seen, joined_at, message_count, level, level_locked"
+)
+_MEMBER_KEYS = (
+    "SELECT platform, scope, user_id FROM members"
+    " UNION SELECT platform, scope, user_id FROM strikes"
 )
 _MARK_SEEN = (
     "INSERT OR IGNORE INTO processed_events (platform, chat_id, event_id, at) VALUES (?, ?, ?, ?)"
