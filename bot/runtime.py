@@ -34,6 +34,8 @@ from rules.diagnostics import Diagnostic
 log = logging.getLogger("steward")
 
 FLUSH_INTERVAL = 0.25
+FORGET_EVENTS_JOB = "core.forget_event_ids"
+EVENT_ID_MEMORY = timedelta(days=7)
 WATCH_INTERVAL = 2.0
 
 
@@ -73,6 +75,7 @@ class Runtime:
         self.members = MemberCache(self.store)
         self.admins = AdminCache(self._fetch_admins, self.clock)
         self.scheduler = Scheduler(self.store, self.clock)
+        self.scheduler.register(FORGET_EVENTS_JOB, self._forget_old_event_ids)
         self.executor = Executor(self.adapters, self.store, self.clock, self.scheduler, self.admins)
         self.pipeline = Pipeline(
             store=self.store,
@@ -104,6 +107,7 @@ class Runtime:
                 self.admins.add_configured(group.admins)
             self.pipeline.started_at = self.clock.now()
             await self.scheduler.start(real_time=self.real_time)
+            await self._ensure_housekeeping()
             resumed = await self.executor.resume_pending()
             if resumed:
                 log.info("resumed %d action(s) left pending by the previous run", resumed)
@@ -116,6 +120,18 @@ class Runtime:
         if self.real_time:
             self._tasks.append(asyncio.create_task(self._flush_loop(), name="steward-flush"))
             self._tasks.append(asyncio.create_task(self._watch_rules(), name="steward-rules-watch"))
+
+    async def _ensure_housekeeping(self) -> None:
+        """Schedule the daily clean-up once; it is stored, so later starts find it there."""
+        jobs = await self.store.scheduled_jobs()
+        if not any(job.kind == FORGET_EVENTS_JOB for job in jobs):
+            await self.scheduler.cron(FORGET_EVENTS_JOB, "17 4 * * *")
+
+    async def _forget_old_event_ids(self, job: object) -> None:
+        """Redelivery happens within minutes; a week of event ids is plenty to recognise it,
+        and without this the table would grow by one row per event forever."""
+        forgotten = await self.store.forget_events_before(self.clock.now() - EVENT_ID_MEMORY)
+        log.info("forgot %d processed event ids older than %s", forgotten, EVENT_ID_MEMORY)
 
     def load_rules(self) -> None:
         groups = dict(self.config.group_rules)

@@ -16,11 +16,18 @@ from bot.actions import Action, ActionKind, Ban, Mute, Restrict, Send, Unban
 from bot.adapter import Failure, Outcome
 from bot.capabilities import DISCORD, TELEGRAM
 from bot.executor import RENEW_MUTE_JOB, UNBAN_JOB, UNMUTE_JOB
-from bot.storage.base import ActionStatus
+from bot.runtime import FORGET_EVENTS_JOB
+from bot.storage.base import ActionStatus, Job
 from bot.testing import StewardHarness
 from tests.conftest import LADDER_RULES, kinds, notices, of_kind
 
 NO_RIGHT = "the bot is not allowed to restrict members"
+
+
+async def undo_jobs(steward: Any) -> list[Job]:
+    """Scheduled jobs other than Steward's own daily housekeeping."""
+    jobs = await steward.rt.store.scheduled_jobs()
+    return [job for job in jobs if job.kind != FORGET_EVENTS_JOB]
 
 
 def attempts(steward: StewardHarness) -> list[tuple[str, bool]]:
@@ -230,7 +237,7 @@ async def test_a_discord_temporary_ban_is_a_ban_plus_a_persisted_unban_job(
 
     assert outcome.ok is True
     assert steward.adapter.banned_until(chat, "mallory") is None  # a plain ban on the platform
-    [job] = await steward.rt.store.scheduled_jobs()
+    [job] = await undo_jobs(steward)
     assert (job.kind, job.platform, job.chat, job.run_at) == (UNBAN_JOB, "discord", chat, until)
     assert job.payload["user"] == "mallory"
 
@@ -240,7 +247,7 @@ async def test_a_discord_temporary_ban_is_a_ban_plus_a_persisted_unban_job(
     assert of_kind(steward.actions, ActionKind.UNBAN) == [
         Unban(chat=chat, user="mallory", user_name="Mallory", reason="temporary ban ended")
     ]
-    assert await steward.rt.store.scheduled_jobs() == []
+    assert await undo_jobs(steward) == []
 
 
 async def test_a_discord_timed_restriction_is_lifted_by_a_job(steward_factory: Any) -> None:
@@ -253,7 +260,7 @@ async def test_a_discord_timed_restriction_is_lifted_by_a_job(steward_factory: A
     await steward.rt.executor.perform(
         steward.platform, Restrict(chat=chat, user="mallory", denied=frozenset(), until=until)
     )
-    [job] = await steward.rt.store.scheduled_jobs()
+    [job] = await undo_jobs(steward)
     assert (job.kind, job.run_at) == (UNMUTE_JOB, until)
 
     await steward.advance("5h")
@@ -271,7 +278,7 @@ async def test_an_early_unban_cancels_the_pending_unban_job(steward_factory: Any
 
     await steward.command("ada", "/unban @mallory")
 
-    assert await steward.rt.store.scheduled_jobs() == []
+    assert await undo_jobs(steward) == []
     await steward.advance("8d")
     assert kinds(of_kind(steward.actions, ActionKind.UNBAN)) == ["unban"]
 
@@ -322,7 +329,7 @@ async def test_a_temporary_ban_that_failed_leaves_no_unban_behind(steward_factor
     await steward.command("ada", "/ban @mallory 7d")
     await steward.advance("8d")
 
-    assert await steward.rt.store.scheduled_jobs() == []
+    assert await undo_jobs(steward) == []
     assert of_kind(steward.actions, ActionKind.UNBAN) == []
 
 
@@ -343,7 +350,7 @@ async def test_a_discord_mute_longer_than_28_days_is_renewed_until_it_ends(
     assert outcome.ok is True
     assert outcome.note == "discord mutes last at most 28d; renewal scheduled"
     assert steward.adapter.muted_until(chat, "mallory") == start + timedelta(days=28)
-    [job] = await steward.rt.store.scheduled_jobs()
+    [job] = await undo_jobs(steward)
     assert (job.kind, job.run_at) == (RENEW_MUTE_JOB, start + timedelta(days=28))
 
     await steward.advance("28d")
@@ -359,7 +366,7 @@ async def test_a_discord_mute_longer_than_28_days_is_renewed_until_it_ends(
         start + timedelta(days=56),
         end,
     ]
-    assert await steward.rt.store.scheduled_jobs() == []
+    assert await undo_jobs(steward) == []
 
 
 async def test_unmute_stops_the_renewal_of_a_long_mute(steward_factory: Any) -> None:
