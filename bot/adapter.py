@@ -10,7 +10,6 @@ in `bot.local`.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
@@ -18,8 +17,6 @@ from typing import Protocol
 from bot.actions import Action
 from bot.capabilities import Capabilities
 from bot.events import AnyEvent, User
-
-EventSink = Callable[[AnyEvent], Awaitable[None]]
 
 
 class Host(Protocol):

@@ -44,5 +44,4 @@ class ChatFacts:
     recent_joins: tuple[datetime, ...] = ()
 
 
-NO_MEMBER_FACTS = MemberFacts()
 NO_CHAT_FACTS = ChatFacts()

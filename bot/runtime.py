@@ -91,7 +91,6 @@ class Runtime:
         self.dispatcher = Dispatcher(self.pipeline.handle)
         self.warnings: list[Diagnostic] = []
         self._tasks: list[asyncio.Task[None]] = []
-        self._stopped = asyncio.Event()
 
     async def _fetch_admins(self, platform: str, chat: str) -> frozenset[str]:
         adapter = self.adapters.get(platform)
@@ -188,7 +187,6 @@ class Runtime:
         await self.pipeline.flush()
         await self.scheduler.stop()
         await self.store.close()
-        self._stopped.set()
 
     async def advance(self, delta: timedelta) -> None:
         """Virtual time only: move the clock and run what fell due."""

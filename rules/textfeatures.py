@@ -264,11 +264,3 @@ def script_counts(text: str) -> tuple[dict[str, int], int]:
 def is_word_char(char: str) -> bool:
     """Characters that continue a word in a spaced script (so they break a whole-word match)."""
     return (char.isalnum() or char == "_") and not _UNSPACED.match(char)
-
-
-def is_unspaced(char: str) -> bool:
-    return bool(_UNSPACED.match(char))
-
-
-def char_name(char: str) -> str:
-    return unicodedata.name(char, f"U+{ord(char):04X}")
