@@ -212,9 +212,9 @@ class Runtime:
                     f"Rule files of group '{result.group}' have errors; "
                     f"the previous rules stay active: {first}{more}"
                 )
-                for platform in self.adapters:
-                    await self.pipeline.report(result.group, platform, text)
-                    break
+                # The log chat names its own platform; this one is only the fallback.
+                platform = next(iter(self.adapters), "")
+                await self.pipeline.report(result.group, platform, text)
         return results
 
     async def _watch_rules(self) -> None:
