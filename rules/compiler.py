@@ -47,7 +47,8 @@ Check = Callable[[Context], Result]
 Test = Callable[[Context], bool]
 Explain = Callable[[Context], Evidence | None]
 # Triggers are small tuples: ("t", set id), ("r", regex id), ("R", raw regex id), ("links",),
-# ("history", n): the member has at least n recent messages …
+# ("history", n): the member has at least n recent messages, ("repeat", n): at least n of the
+# same length as this text …
 Trigger = tuple[str, int] | tuple[str]
 Guard = frozenset[Trigger] | None
 Path = tuple[str | int, ...]
@@ -282,7 +283,7 @@ class ConditionCompiler:
         def check(ctx: Context) -> Result:
             if set_id not in ctx.term_sets:
                 return None
-            hit = ctx.term_hits.get(set_id)
+            hit = ctx.term_hit(set_id)
             if hit is None:
                 return None
             # The skeleton maps one character to one, so positions agree with the normalised
@@ -509,7 +510,9 @@ class ConditionCompiler:
                 ctx.text[:80],
             )
 
-        return self._combine("repeated", [_part(test, holds)], _history_guard(limit))
+        # Only earlier messages of the same length can be the same text (see `fingerprint`):
+        # a member without `limit - 1` of them skips the rule without hashing anything.
+        return self._combine("repeated", [_part(test, holds)], frozenset({("repeat", limit - 1)}))
 
     def _raid(self, value: Raid, path: Path) -> Compiled:
         self.join_window = max(self.join_window, value.within)

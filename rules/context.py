@@ -34,12 +34,22 @@ class Evidence:
 
 
 def fingerprint(normalized_text: str) -> int:
-    """A stable 64-bit id of a normalised text, for repeated-message windows across restarts."""
-    # Names bound at import: this runs for nearly every message a repeated-text rule sees.
-    digest = _blake2b(normalized_text.encode(), digest_size=8).digest()
-    return _from_bytes(digest, "big", signed=True)
+    """A stable 63-bit id of a normalised text, for repeated-message windows across restarts.
+
+    The top 15 bits hold the text's length (capped) and the rest a hash, so `repeats_within`
+    can tell most texts apart by length alone, without hashing the new message at all.
+    """
+    # Names bound at import: this runs for nearly every message the pipeline records.
+    digest = _blake2b(normalized_text.encode(), digest_size=6).digest()
+    return _length_mark(normalized_text) | _from_bytes(digest, "big")
 
 
+def _length_mark(normalized_text: str) -> int:
+    return min(len(normalized_text), _MAX_MARKED_LENGTH) << 48
+
+
+_MAX_MARKED_LENGTH = 0x7FFF
+_LENGTH_BITS = _MAX_MARKED_LENGTH << 48
 _blake2b = hashlib.blake2b
 _from_bytes = int.from_bytes
 
@@ -51,6 +61,7 @@ class Context:
         "_counts",
         "_fingerprint",
         "_hits",
+        "_link_hint",
         "_links",
         "_mentions",
         "_norm",
@@ -97,6 +108,7 @@ class Context:
         self._regex: frozenset[int] | None = None
         self._raw_regex: frozenset[int] | None = None
         self._links: tuple[Link, ...] | None = None
+        self._link_hint = True
         self._mentions: int | None = None
         self._fingerprint: int | None = None
         self._counts: dict[tuple[str, timedelta], int] = {}
@@ -144,16 +156,29 @@ class Context:
         key = ("repeated", window)
         count = self._counts.get(key)
         if count is None:
-            mark = self._fingerprint
-            if mark is None:
-                mark = self._fingerprint = fingerprint(self.normalized)
             since, now = self.now - window, self.now
+            # Only messages of the same length can be the same text: most have none.
+            length = _length_mark(self.normalized)
+            same_length = [
+                recent
+                for recent in self.member.recent
+                if recent.fingerprint & _LENGTH_BITS == length and since <= recent.at <= now
+            ]
             count = 1
-            for recent in self.member.recent:
-                if recent.fingerprint == mark and since <= recent.at <= now:
-                    count += 1
+            if same_length:
+                mark = self.fingerprint
+                count += sum(1 for recent in same_length if recent.fingerprint == mark)
             self._counts[key] = count
         return count
+
+    @property
+    def same_length_recent(self) -> int:
+        """How many of the member's recent messages have this text's length (normalised): an
+        upper bound of `repeats_within` for any window, found without hashing."""
+        length = _length_mark(self.normalized)
+        return sum(
+            1 for recent in self.member.recent if recent.fingerprint & _LENGTH_BITS == length
+        )
 
     @property
     def scan_text(self) -> str:
@@ -180,13 +205,28 @@ class Context:
             self._hits = self.index.scan(self.scan_text) if self.text else {}
         return self._hits
 
+    def term_hit(self, set_id: int) -> TermHit | None:
+        """The first hit of one keyword set, for evidence: a search of that set alone, unless
+        the automaton's full scan has run already."""
+        if self._hits is not None:
+            return self._hits.get(set_id)
+        return self.index.first_hit(set_id, self.scan_text) if self.text else None
+
     @property
     def regex_hits(self) -> frozenset[int]:
         if self._regex is None:
-            self._regex = (
-                self.regex_sets.match_normalized(self.normalized) if self.text else frozenset()
-            )
+            if self.text:
+                self._regex, self._link_hint = self.regex_sets.scan_normalized(self.normalized)
+            else:
+                self._regex, self._link_hint = _NO_HITS, False
         return self._regex
+
+    @property
+    def may_hold_links(self) -> bool:
+        """Whether the text may hold a link (the regex pass tells, see `LINK_HINT`)."""
+        if self._regex is None:
+            self.regex_hits  # noqa: B018 - computes both
+        return self._link_hint
 
     @property
     def raw_regex_hits(self) -> frozenset[int]:
@@ -199,7 +239,10 @@ class Context:
         if self._links is None:
             event = self.event
             reported = event.links if isinstance(event, Message) else ()
-            self._links = merge_links(reported, self.text) if (reported or self.text) else ()
+            if reported or self.may_hold_links:
+                self._links = merge_links(reported, self.text)
+            else:
+                self._links = ()
         return self._links
 
     @property
@@ -230,6 +273,13 @@ def _fast_spans_work(re2: Any) -> bool:
         return False
 
 
+# Necessary for `find_links` to find a link in a text (read as it displays: NFKC, no invisible
+# characters), here on its normalised form, whose case folding may turn a letter into a letter
+# and a combining mark ("İ" → "i̇"): a scheme, "www.", or a dot before what may begin a top-level
+# domain. A property test holds `find_links` to it.
+LINK_HINT = r"://|www\.|\.[\pL\pN][\pL\pN\pM]"
+
+
 class RegexSets:
     """All of a rule set's regexes in two RE2 sets (normalised and raw text): one pass each.
 
@@ -246,10 +296,11 @@ class RegexSets:
         self._options.log_errors = False
         self._norm_set = re2.Set.SearchSet(self._options)
         self._raw_set = re2.Set.SearchSet(self._options)
-        self._norm_match: Callable[[bytes], list[int] | None] = self._norm_set.Match
+        self._norm_match: Callable[[bytes], list[int] | None] | None = None  # set by `build`
         self._raw_match: Callable[[bytes], list[int] | None] = self._raw_set.Match
         self._norm_count = 0
         self._raw_count = 0
+        self._link_hint = -1  # the id of LINK_HINT in the normalised set once built
         self._fast_spans: bool | None = None  # see `_first_span`
         self.compiled: dict[tuple[bool, int], object] = {}
 
@@ -273,19 +324,37 @@ class RegexSets:
         return index
 
     def build(self) -> None:
-        if self._norm_count:
-            self._norm_set.Compile()
-            self._norm_match = bytes_matcher(self._norm_set)
+        """Compile both sets. The normalised one also gets `LINK_HINT`, so the pass that the
+        regexes need anyway tells whether looking for links is worth it."""
+        self._link_hint = self._norm_set.Add(LINK_HINT)
+        self._norm_set.Compile()
+        self._norm_match = bytes_matcher(self._norm_set)
         if self._raw_count:
             self._raw_set.Compile()
             self._raw_match = bytes_matcher(self._raw_set)
 
     def match_normalized(self, text: str) -> frozenset[int]:
-        if not self._norm_count:
-            return frozenset()
+        return self.scan_normalized(text)[0]
+
+    def scan_normalized(self, text: str) -> tuple[frozenset[int], bool]:
+        """The regexes `text` (normalised) matches, and whether it may hold a link.
+
+        Before `build` (a rule set assembled by hand) nothing matches and links are looked for.
+        """
+        match = self._norm_match
+        if match is None:
+            return _NO_HITS, True
         # RE2's Set.Match answers None, not an empty list, when nothing matches.
-        found = self._norm_match(text.encode())
-        return frozenset(found) if found else _NO_HITS
+        found = match(text.encode())
+        if not found:
+            return _NO_HITS, False
+        hint = self._link_hint
+        if hint not in found:
+            return frozenset(found), False
+        if len(found) == 1:
+            return _NO_HITS, True
+        found.remove(hint)
+        return frozenset(found), True
 
     def match_raw(self, text: str) -> frozenset[int]:
         if not self._raw_count:

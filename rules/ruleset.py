@@ -11,6 +11,7 @@ from __future__ import annotations
 import string
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from bot.actions import (
     SEVERITY,
@@ -95,9 +96,13 @@ class Skipped:
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
-class Verdict:
-    """What the rules found for one event."""
+class Verdict(NamedTuple):
+    """What the rules found for one event.
+
+    A named tuple rather than a frozen dataclass: one is built for every event, and a frozen
+    dataclass sets each field through `object.__setattr__`, which made building it cost as
+    much as a keyword search. Immutable either way.
+    """
 
     event: AnyEvent
     matches: tuple[RuleMatch, ...] = ()
@@ -225,6 +230,7 @@ class _KindIndex:
         self._raw_regexes: dict[int, list[int]] = {}
         self._flags: dict[str, list[int]] = {}  # "links", "mentions", "media", "forward"
         self._history: list[tuple[int, list[int]]] = []  # (recent messages needed, rules)
+        self._repeats: list[tuple[int, list[int]]] = []  # (same-length messages needed, rules)
 
     def add(self, position: int, rule: CompiledRule) -> None:
         self.all.append(position)
@@ -242,6 +248,8 @@ class _KindIndex:
                 by_id[trigger[0]][trigger[1]] = positions
             elif len(trigger) == 2 and trigger[0] == "history":
                 self._history.append((trigger[1], positions))
+            elif len(trigger) == 2 and trigger[0] == "repeat":
+                self._repeats.append((trigger[1], positions))
             else:
                 self._flags[trigger[0]] = positions
 
@@ -283,6 +291,11 @@ class _KindIndex:
             recent = len(ctx.member.recent)
             for needed, positions in self._history:
                 if recent >= needed:
+                    fired.append(positions)
+        if self._repeats and ctx.member.recent:
+            same = ctx.same_length_recent
+            for needed, positions in self._repeats:
+                if same >= needed:
                     fired.append(positions)
         if not fired:
             return self.unguarded

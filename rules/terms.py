@@ -9,7 +9,13 @@ Knowing *which* sets a message hits is all that choosing and testing rules needs
 first hit is (the evidence) matters only once a rule matches. `hit_sets` answers the first
 question with one RE2 set (a DFA: a few nanoseconds a byte, where the automaton walks a node list
 per character), one pattern per keyword set. Its whole-word edges are a character class built
-from `is_word_char` itself, so both always agree on what a whole word is.
+from `is_word_char` itself, so both always agree on what a whole word is. `first_hit` answers the
+second for one set with that set's own pattern, compiled on first use: one search in C, where
+walking the automaton hands every hit of every short keyword ("u", "ass") to Python.
+
+RE2 gets a larger memory budget than its default (8 MB) for these: a DFA over thousands of
+keywords outgrows the default, and RE2 then falls back to its NFA, several times slower. The
+budget is a ceiling; the memory used grows only with the states messages actually reach.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ import string
 from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, partial
 from typing import Any
 
 import ahocorasick
@@ -51,6 +57,8 @@ class TermIndex:
         self._entries: dict[str, _Entry] = {}
         self._automaton: ahocorasick.Automaton | None = None
         self._matcher: _SetMatcher | None = None
+        self._groups: _Groups = {}
+        self._finders: dict[int, _Spans | None] = {}  # set id → its own search, see `first_hit`
         self.sets = 0
 
     def add_set(self, terms: list[str], *, whole_words: bool) -> int:
@@ -88,6 +96,7 @@ class TermIndex:
             for set_id, whole in entry.owners:
                 edges = (whole and left, whole and right)
                 groups.setdefault(set_id, {}).setdefault(edges, []).append(_re2_literal(form))
+        self._groups = groups
         self._matcher = _SetMatcher.build(groups, self.sets)
 
     def hit_sets(self, text: str) -> frozenset[int] | None:
@@ -105,6 +114,30 @@ class TermIndex:
             return _NO_SETS  # only the sentinel
         found.remove(matcher.sentinel)
         return frozenset(found)
+
+    def first_hit(self, set_id: int, text: str) -> TermHit | None:
+        """The first keyword of set `set_id` in `text` (normalised), for evidence.
+
+        Where `scan` reports the hit that ends first, this reports the leftmost one; either is
+        a true hit an admin can find in the message. Falls back to `scan` when RE2 cannot hold
+        the set's pattern.
+        """
+        if set_id in self._finders:
+            finder = self._finders[set_id]
+        else:
+            finder = self._finders[set_id] = _finder(self._groups.get(set_id, {}))
+        if finder is None:
+            return self.scan(text).get(set_id)
+        data = text.encode()
+        spans = finder(data, 0, len(data))
+        if spans[0][0] < 0:
+            return None
+        # Group i is the keywords of edge kind i, without the edge characters around them.
+        start, end = next(span for span in spans[1:] if span[0] >= 0)
+        found = data[start:end].decode()
+        entry = self._entries.get(found)
+        char_start = len(data[:start].decode())
+        return TermHit(entry.term if entry else found, char_start, char_start + len(found))
 
     @property
     def empty(self) -> bool:
@@ -169,6 +202,7 @@ class _SetMatcher:
 
         options = re2.Options()
         options.log_errors = False
+        options.max_mem = RE2_MAX_MEM
         matcher = re2.Set.SearchSet(options)
         # Pattern i is keyword set i (one that kept no keyword never matches), so RE2's answer
         # is the set ids themselves once the sentinel is taken out.
@@ -189,6 +223,42 @@ class _SetMatcher:
         matcher.Compile()
         self._set = matcher
         self.match = bytes_matcher(matcher)
+
+
+# RE2's memory budget for keyword patterns (see the module's docstring).
+RE2_MAX_MEM = 64 << 20
+_Spans = Callable[[bytes, int, int], list[tuple[int, int]]]
+
+
+def _finder(by_edges: dict[tuple[bool, bool], list[str]]) -> _Spans | None:
+    """One keyword set as an RE2 pattern whose groups hold the keyword without its edges, as a
+    call giving the byte spans of the first match and of its groups ((-1, -1) when absent).
+
+    Calls the C++ object the wrapper holds (its `search` builds a generator and a match object
+    per call, several times the cost of the search). None when the set is empty, RE2 refuses
+    the pattern, or that object does not answer as expected: the automaton then gives evidence.
+    """
+    import re2
+
+    if not by_edges:
+        return None
+    options = re2.Options()
+    options.log_errors = False
+    options.max_mem = RE2_MAX_MEM
+    alternatives = []
+    for (left, right), spellings in by_edges.items():
+        before = f"(?:^|[^{_re2_word_class()}])" if left else ""
+        after = f"(?:[^{_re2_word_class()}]|$)" if right else ""
+        alternatives.append(before + "(" + "|".join(spellings) + ")" + after)
+    try:
+        compiled = re2.compile("|".join(alternatives), options)
+        spans: _Spans = partial(compiled._regexp.Match, re2._Anchor.UNANCHORED)
+        answer = spans(b"", 0, 0)
+        if not isinstance(answer, list) or answer[0] != (-1, -1):
+            return None
+    except (re2.error, AttributeError, TypeError):
+        return None
+    return spans
 
 
 def bytes_matcher(matcher: Any) -> Callable[[bytes], list[int] | None]:

@@ -16,13 +16,13 @@ from pathlib import Path
 
 import pytest
 import re2
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from bot.facts import NO_CHAT_FACTS, MemberFacts
 from rules import LIBRARY
 from rules.compiler import Compiled, ConditionCompiler, _compare
-from rules.context import Context, RegexSets
+from rules.context import Context, RegexSets, fingerprint
 from rules.normalize import (
     _INVISIBLE,
     _SKELETON,
@@ -114,6 +114,32 @@ def test_hit_sets_agree_with_the_automaton_on_the_corpora() -> None:
     for text in CORPUS:
         scan = scanned(text)
         assert index.hit_sets(scan) == frozenset(index.scan(scan)), text
+
+
+def assert_first_hits_are_true_hits(index: TermIndex, text: str) -> None:
+    """`first_hit` finds a hit exactly for the sets `scan` finds, and each is a real keyword
+    standing where it says, with whole-word edges respected."""
+    scan = index.scan(text)
+    for set_id in range(index.sets):
+        hit = index.first_hit(set_id, text)
+        assert (hit is None) == (set_id not in scan), (text, set_id)
+        if hit is None:
+            continue
+        found = text[hit.start : hit.end]
+        assert set_id in index.scan(found), (text, found)
+        assert hit.start <= scan[set_id].start, (text, found)
+
+
+@SETTINGS
+@given(st.lists(st.sampled_from(PIECES + GLUE), max_size=12))
+def test_first_hit_is_a_hit_the_automaton_finds(pieces: list[str]) -> None:
+    assert_first_hits_are_true_hits(keyword_index(), scanned("".join(pieces)))
+
+
+def test_first_hit_agrees_with_the_automaton_on_the_corpora() -> None:
+    index = keyword_index()
+    for text in CORPUS:
+        assert_first_hits_are_true_hits(index, scanned(text))
 
 
 def test_whole_word_class_is_is_word_char() -> None:
@@ -214,6 +240,35 @@ def test_find_links_shortcuts_change_nothing_on_the_corpora() -> None:
         assert find_links(text) == reference_find_links(text), text
 
 
+def link_hint_set() -> RegexSets:
+    regexes = RegexSets()
+    regexes.build()
+    return regexes
+
+
+def assert_link_hint_holds(regexes: RegexSets, text: str) -> None:
+    """Wherever `find_links` finds a link, the hint of the regex pass on the normalised text
+    says there may be one (it is what lets the rules skip looking)."""
+    if find_links(text):
+        assert regexes.scan_normalized(normalize(text))[1], text
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.lists(st.sampled_from([*LINK_PIECES, "İ", "ǅ", "ß", "Ⅻ", "́"]), max_size=12))
+@example(["x", ".", "İ", "o"])
+def test_link_hint_is_necessary_for_links(pieces: list[str]) -> None:
+    assert_link_hint_holds(link_hint_set(), "".join(pieces))
+
+
+def test_link_hint_is_necessary_for_links_on_the_corpora() -> None:
+    regexes = link_hint_set()
+    hinted = 0
+    for text in CORPUS:
+        assert_link_hint_holds(regexes, text)
+        hinted += regexes.scan_normalized(normalize(text))[1]
+    assert hinted < len(CORPUS) / 5  # and it is rare enough to be worth asking
+
+
 # -- compiled conditions ------------------------------------------------------------------------
 
 
@@ -286,3 +341,24 @@ def test_regex_excerpts_are_what_the_wrapper_finds(text: str) -> None:
         match = re2.search(pattern, text)
         expected = str(match.group(0))[:80] if match else ""
         assert regexes.excerpt(index, text, raw=True) == expected
+
+
+# -- repeated text --------------------------------------------------------------------------
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.text(max_size=40),
+    st.lists(st.tuples(st.sampled_from(["", "a", "ab", "spam spam", "ba"]), st.integers(0, 900))),
+)
+def test_repeats_within_counts_like_comparing_every_fingerprint(
+    text: str, history: list[tuple[str, int]]
+) -> None:
+    recent = tuple(earlier(t or text, ago=timedelta(seconds=s)) for t, s in history)
+    ctx = Context(message(text), member(recent=recent), NO_CHAT_FACTS, T0, TermIndex(), RegexSets())
+    mark = fingerprint(normalize(text))
+    expected = 1 + sum(
+        1 for r in recent if r.fingerprint == mark and T0 - timedelta(minutes=10) <= r.at <= T0
+    )
+    assert ctx.repeats_within(timedelta(minutes=10)) == expected
+    assert 0 <= mark < 2**63
