@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from bot.actions import Action
 from bot.capabilities import Capabilities
@@ -91,4 +91,18 @@ class Adapter(Protocol):
 
     def me(self) -> User:
         """The bot's own account, which is never punished."""
+        ...
+
+
+@runtime_checkable
+class ScopedChats(Protocol):
+    """An adapter whose chats live inside larger spaces (Discord channels in a guild).
+
+    Optional: the core asks it where a chat belongs when something is per space rather than
+    per chat, such as the hourly notice about a missing permission (a bot without Ban
+    Members lacks it in every channel of the guild, and the admins need to hear it once).
+    """
+
+    def scope_of(self, chat: str) -> str:
+        """The space `chat` belongs to (the chat itself when it belongs to none)."""
         ...

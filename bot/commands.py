@@ -264,7 +264,7 @@ class Commands:
         if await admins.is_admin(platform, case.chat, admin.id):
             return True
         log_chat = self.pipeline.groups.log_chat(
-            self.pipeline.groups.group_for(platform, case.chat)
+            self.pipeline.groups.group_for(platform, case.chat, case.member.scope)
         )
         return log_chat == f"{platform}:{chat}" and await admins.is_admin(platform, chat, admin.id)
 

@@ -178,12 +178,20 @@ class LoadedConfig:
     def base(self) -> Path:
         return self.path.parent if self.path else Path.cwd()
 
-    def group_for(self, platform: str, chat: str) -> str:
-        """The group a chat belongs to; unknown chats get the default group."""
-        key = f"{platform}:{chat}"
-        for name, group in self.config.groups.items():
-            if key in group.chats:
-                return name
+    def group_for(self, platform: str, chat: str, scope: str = "") -> str:
+        """The group a chat belongs to; unknown chats get the default group.
+
+        A chat inside a larger space (a Discord channel in its guild) is also found under the
+        space: `discord:GUILD_ID` puts every channel of the guild in the group, and an entry
+        for the channel itself wins over it.
+        """
+        keys = [f"{platform}:{chat}"]
+        if scope and scope != chat:
+            keys.append(f"{platform}:{scope}")
+        for key in keys:
+            for name, group in self.config.groups.items():
+                if key in group.chats:
+                    return name
         return DEFAULT_GROUP
 
     def group(self, name: str) -> GroupConfig:

@@ -26,7 +26,7 @@ from bot.actions import (
     Unban,
     Unmute,
 )
-from bot.adapter import Adapter, Failure, Outcome
+from bot.adapter import Adapter, Failure, Outcome, ScopedChats
 from bot.admins import AdminCache
 from bot.clock import Clock
 from bot.durations import format_duration
@@ -203,15 +203,18 @@ class Executor:
         """Tell the admins about a problem at most once an hour per chat and problem.
 
         The problem (the missing right) is the key, not the text: a bot without the right to
-        ban users fails to mute and to ban alike, and the admins need to hear it once.
+        ban users fails to mute and to ban alike, and the admins need to hear it once. On a
+        platform whose chats live in a larger space (Discord channels in a guild, where
+        permissions are the guild's) the space is the key instead of the chat.
         """
-        key = (platform, chat, problem)
+        adapter = self.adapters.get(platform)
+        scope = adapter.scope_of(chat) if isinstance(adapter, ScopedChats) else chat
+        key = (platform, scope, problem)
         now = self.clock.now()
         last = self._last_notice.get(key)
         if last is not None and now - last < NOTICE_INTERVAL:
             return
         self._last_notice[key] = now
-        adapter = self.adapters.get(platform)
         if adapter is None:
             return
         try:

@@ -45,8 +45,8 @@ class ConfigGroups:
     def __init__(self, config: LoadedConfig) -> None:
         self.config = config
 
-    def group_for(self, platform: str, chat: str) -> str:
-        return self.config.group_for(platform, chat)
+    def group_for(self, platform: str, chat: str, scope: str = "") -> str:
+        return self.config.group_for(platform, chat, scope)
 
     def log_chat(self, group: str) -> str | None:
         return self.config.group(group).log_chat
