@@ -171,7 +171,7 @@ class _Loader:
         compiled = [self._compile(p, compiler) for p in placed]
         index.build()
         try:
-            regexes.build()
+            regexes.build(index)
         except Exception as exc:  # re2.error: RE2 could not build the combined set
             self.problems.append(
                 Diagnostic(

@@ -97,7 +97,12 @@ class TermIndex:
                 edges = (whole and left, whole and right)
                 groups.setdefault(set_id, {}).setdefault(edges, []).append(_re2_literal(form))
         self._groups = groups
-        self._matcher = _SetMatcher.build(groups, self.sets)
+        self._matcher = _SetMatcher.build(self.patterns())
+
+    def patterns(self) -> list[str]:
+        """One RE2 pattern per keyword set, in set order (after `build`); a set that kept no
+        keyword gets one that never matches."""
+        return [set_pattern(self._groups.get(set_id, {})) for set_id in range(self.sets)]
 
     def hit_sets(self, text: str) -> frozenset[int] | None:
         """The keyword sets `text` (normalised) hits, as `scan(text).keys()`; None when only
@@ -187,42 +192,49 @@ class _SetMatcher:
     """
 
     @classmethod
-    def build(cls, groups: _Groups, sets: int) -> _SetMatcher | None:
-        """The matcher, or None when RE2 cannot compile it within its memory budget (8 MB, which
-        holds several thousand keywords): the automaton then answers alone, as it always can."""
+    def build(cls, patterns: list[str]) -> _SetMatcher | None:
+        """The matcher, or None when RE2 cannot compile it within its memory budget: the
+        automaton then answers alone, as it always can."""
         import re2
 
         try:
-            return cls(groups, sets)
+            return cls(patterns)
         except re2.error:
             return None
 
-    def __init__(self, groups: _Groups, sets: int) -> None:
+    def __init__(self, patterns: list[str]) -> None:
         import re2
 
         options = re2.Options()
         options.log_errors = False
         options.max_mem = RE2_MAX_MEM
         matcher = re2.Set.SearchSet(options)
-        # Pattern i is keyword set i (one that kept no keyword never matches), so RE2's answer
-        # is the set ids themselves once the sentinel is taken out.
-        for set_id in range(sets):
-            by_edges = groups.get(set_id)
-            if not by_edges:
-                matcher.Add(r"\b\B")
-                continue
-            # Grouped by edges, the (large) class of non-word characters appears a few times
-            # per set rather than once per keyword.
-            alternatives = []
-            for (left, right), spellings in by_edges.items():
-                before = f"(?:^|[^{_re2_word_class()}])" if left else ""
-                after = f"(?:[^{_re2_word_class()}]|$)" if right else ""
-                alternatives.append(before + "(?:" + "|".join(spellings) + ")" + after)
-            matcher.Add("|".join(alternatives))
+        # Pattern i is keyword set i, so RE2's answer is the set ids themselves once the
+        # sentinel is taken out.
+        for pattern in patterns:
+            matcher.Add(pattern)
         self.sentinel: int = matcher.Add("")
         matcher.Compile()
         self._set = matcher
         self.match = bytes_matcher(matcher)
+
+
+NEVER = r"\b\B"  # an RE2 pattern that matches nothing
+
+
+def set_pattern(by_edges: dict[tuple[bool, bool], list[str]], *, capture: bool = False) -> str:
+    """One keyword set as one RE2 pattern: its keywords grouped by their edges, so the (large)
+    class of non-word characters appears a few times per set rather than once per keyword.
+    With `capture`, group i holds the keyword of edge kind i without the edge characters."""
+    if not by_edges:
+        return NEVER
+    opening = "(" if capture else "(?:"
+    alternatives = []
+    for (left, right), spellings in by_edges.items():
+        before = f"(?:^|[^{_re2_word_class()}])" if left else ""
+        after = f"(?:[^{_re2_word_class()}]|$)" if right else ""
+        alternatives.append(before + opening + "|".join(spellings) + ")" + after)
+    return "|".join(alternatives)
 
 
 # RE2's memory budget for keyword patterns (see the module's docstring).
@@ -245,13 +257,8 @@ def _finder(by_edges: dict[tuple[bool, bool], list[str]]) -> _Spans | None:
     options = re2.Options()
     options.log_errors = False
     options.max_mem = RE2_MAX_MEM
-    alternatives = []
-    for (left, right), spellings in by_edges.items():
-        before = f"(?:^|[^{_re2_word_class()}])" if left else ""
-        after = f"(?:[^{_re2_word_class()}]|$)" if right else ""
-        alternatives.append(before + "(" + "|".join(spellings) + ")" + after)
     try:
-        compiled = re2.compile("|".join(alternatives), options)
+        compiled = re2.compile(set_pattern(by_edges, capture=True), options)
         spans: _Spans = partial(compiled._regexp.Match, re2._Anchor.UNANCHORED)
         answer = spans(b"", 0, 0)
         if not isinstance(answer, list) or answer[0] != (-1, -1):

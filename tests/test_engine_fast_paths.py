@@ -269,6 +269,57 @@ def test_link_hint_is_necessary_for_links_on_the_corpora() -> None:
     assert hinted < len(CORPUS) / 5  # and it is rare enough to be worth asking
 
 
+TOGETHER_REGEXES = [
+    r"\+?\d[\d ().-]{8,}\d",
+    r"\b(?:win|won|claim)\b.{0,30}\b(?:prize|cash|reward)\b",
+    r"заработ[а-яё]*.{0,30}(?:\d+\s*(?:руб|\$)|в день)",
+    r"[!?]{5,}",
+    r"^\s*$",
+]
+
+
+def together_sets() -> tuple[TermIndex, RegexSets]:
+    index = keyword_index()
+    regexes = RegexSets()
+    for pattern in TOGETHER_REGEXES:
+        regexes.add(pattern, raw=False)
+    regexes.build(index)
+    assert regexes.together
+    return index, regexes
+
+
+def assert_together_answers_like_apart(index: TermIndex, regexes: RegexSets, text: str) -> None:
+    norm = normalize(text)
+    together = regexes.scan_together(norm)
+    assert together is not None
+    assert together == (index.hit_sets(norm), *regexes.scan_normalized(norm)), text
+
+
+@SETTINGS
+@given(st.lists(st.sampled_from([*PIECES, *GLUE, "win a prize", "99999999999", "!!!!!"])))
+def test_one_pass_answers_like_the_separate_passes(pieces: list[str]) -> None:
+    assert_together_answers_like_apart(*together_sets(), "".join(pieces))
+
+
+def test_one_pass_answers_like_the_separate_passes_on_the_corpora() -> None:
+    index, regexes = together_sets()
+    for text in CORPUS:
+        assert_together_answers_like_apart(index, regexes, text)
+
+
+def test_contexts_use_the_one_pass_only_for_text_without_lookalikes() -> None:
+    index, regexes = together_sets()
+    calls: list[str] = []
+    scan = regexes.scan_together
+    regexes.scan_together = lambda text: calls.append(text) or scan(text)  # type: ignore[method-assign]
+    for text, expected in (("free money now", True), ("frее money", False)):  # Cyrillic е
+        ctx = Context(message(text), member(), NO_CHAT_FACTS, T0, index, regexes)
+        calls.clear()
+        assert ctx.term_sets == index.hit_sets(scanned(text))
+        assert ctx.regex_hits == regexes.match_normalized(normalize(text))
+        assert (calls == [normalize(text)]) is expected, calls
+
+
 # -- compiled conditions ------------------------------------------------------------------------
 
 
