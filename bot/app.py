@@ -12,7 +12,7 @@ import contextlib
 import importlib
 import logging
 import signal
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import TextIO, TypeVar
 
@@ -21,7 +21,8 @@ from bot.capabilities import CONSOLE
 from bot.clock import Clock, SystemClock, VirtualClock
 from bot.config import LoadedConfig
 from bot.local import LocalAdapter
-from bot.runtime import Runtime
+from bot.runtime import AdapterStartError, Runtime
+from bot.storage.base import Store
 from bot.storage.sqlite import SqliteStore
 
 log = logging.getLogger("steward")
@@ -65,18 +66,76 @@ def build_adapter(platform: str, config: LoadedConfig, clock: Clock) -> Adapter:
 
 async def run_platforms(config: LoadedConfig, platforms: list[str]) -> int:
     """Run the platform adapters until Ctrl-C or SIGTERM, then shut down cleanly."""
-    clock = SystemClock()
-    adapters = {p: build_adapter(p, config, clock) for p in platforms}
-    runtime = Runtime(config, adapters, clock=clock)
-    await runtime.start()
+    runtime = await start_platforms(config, platforms)
     stop = _stop_on_signals()
-    log.info("Steward is running on %s; press Ctrl-C to stop", ", ".join(platforms))
+    log.info("Steward is running on %s; press Ctrl-C to stop", ", ".join(runtime.adapters))
     try:
         await stop.wait()
     finally:
         log.info("stopping: finishing queued events and writing state")
         await runtime.stop()
     return 0
+
+
+async def start_platforms(
+    config: LoadedConfig,
+    platforms: list[str],
+    *,
+    clock: Clock | None = None,
+    store: Store | None = None,
+) -> Runtime:
+    """A started runtime on every platform that could start.
+
+    One platform that cannot start (a refused token, a missing privileged intent, a missing
+    extra, no network) must not keep the others down: its reason is logged, one line naming the
+    platform, and Steward runs on the rest. If none can start, `StartupError` says why for each,
+    and nothing is left running. Tokens never appear in these messages.
+    """
+    clock = clock or SystemClock()
+    secrets = _secrets(config)
+    problems: dict[str, str] = {}
+    adapters: dict[str, Adapter] = {}
+    for platform in platforms:
+        try:
+            adapters[platform] = build_adapter(platform, config, clock)
+        except StartupError as exc:
+            problems[platform] = str(exc).removeprefix(f"{platform}: ")
+    if not adapters:
+        raise StartupError(_redact(_summary(problems), secrets))
+    runtime = Runtime(config, adapters, clock=clock, store=store)
+    try:
+        await runtime.start()  # storage and rules first: their errors stop everything
+    except AdapterStartError as failed:
+        raise StartupError(_redact(_summary({**problems, **failed.reasons}), secrets)) from None
+    problems.update(runtime.failed)
+    for platform, reason in problems.items():
+        log.error(
+            "%s could not start: %s; Steward carries on without it on %s",
+            platform,
+            _redact(reason, secrets),
+            ", ".join(runtime.adapters),
+        )
+    return runtime
+
+
+def _secrets(config: LoadedConfig) -> list[str]:
+    adapters = config.config.adapters
+    return [t for t in (adapters.telegram.token, adapters.discord.token) if t]
+
+
+def _redact(text: str, secrets: Iterable[str]) -> str:
+    """Library errors can quote a URL with the token in it (the Bot API's are /bot<TOKEN>/)."""
+    for secret in secrets:
+        text = text.replace(secret, "***")
+    return text
+
+
+def _summary(problems: dict[str, str]) -> str:
+    if len(problems) == 1:
+        ((platform, reason),) = problems.items()
+        return f"{platform} could not start: {reason}"
+    lines = [f"  {platform}: {reason}" for platform, reason in problems.items()]
+    return "no platform could start:\n" + "\n".join(lines)
 
 
 def _stop_on_signals() -> asyncio.Event:

@@ -33,6 +33,25 @@ from rules.diagnostics import Diagnostic
 
 log = logging.getLogger("steward")
 
+
+class AdapterStartError(Exception):
+    """No adapter could start; `reasons` says why for each platform."""
+
+    def __init__(self, reasons: Mapping[str, str]) -> None:
+        self.reasons = dict(reasons)
+        lines = [f"{platform} could not start: {why}" for platform, why in self.reasons.items()]
+        super().__init__("\n".join(lines))
+
+
+def _one_line(exc: BaseException) -> str:
+    """The exception's own words on one line (adapters say what to do), with its kind when
+    those words do not explain themselves."""
+    text = " ".join(str(exc).split())
+    if not text:
+        return type(exc).__name__
+    return text if isinstance(exc, ConnectionError) else f"{text} ({type(exc).__name__})"
+
+
 FLUSH_INTERVAL = 0.25
 FORGET_EVENTS_JOB = "core.forget_event_ids"
 EVENT_ID_MEMORY = timedelta(days=7)
@@ -90,6 +109,7 @@ class Runtime:
         self.pipeline.commands = Commands(self.pipeline)
         self.dispatcher = Dispatcher(self.pipeline.handle)
         self.warnings: list[Diagnostic] = []
+        self.failed: dict[str, str] = {}  # platform → why its adapter could not start
         self._tasks: list[asyncio.Task[None]] = []
 
     async def _fetch_admins(self, platform: str, chat: str) -> frozenset[str]:
@@ -110,15 +130,32 @@ class Runtime:
             resumed = await self.executor.resume_pending()
             if resumed:
                 log.info("resumed %d action(s) left pending by the previous run", resumed)
-            for adapter in self.adapters.values():
-                await adapter.start(self)
-                log.info("%s adapter started", adapter.platform)
+            await self._start_adapters()
         except BaseException:
             await self.store.close()
             raise
         if self.real_time:
             self._tasks.append(asyncio.create_task(self._flush_loop(), name="steward-flush"))
             self._tasks.append(asyncio.create_task(self._watch_rules(), name="steward-rules-watch"))
+
+    async def _start_adapters(self) -> None:
+        """Start every adapter; one that cannot start must not keep the others down.
+
+        Its reason goes to `failed` and it leaves `adapters` (which the executor shares), so
+        nothing is sent its way. Only when none starts does the start fail, naming each reason.
+        """
+        for platform, adapter in list(self.adapters.items()):
+            try:
+                await adapter.start(self)
+            except Exception as exc:
+                self.failed[platform] = _one_line(exc)
+                del self.adapters[platform]
+                with contextlib.suppress(Exception):
+                    await adapter.stop()
+                continue
+            log.info("%s adapter started", platform)
+        if self.failed and not self.adapters:
+            raise AdapterStartError(self.failed)
 
     async def _ensure_housekeeping(self) -> None:
         """Schedule the daily clean-up once; it is stored, so later starts find it there."""

@@ -113,8 +113,13 @@ def _links(embeds: list[discord.Embed]) -> list[str]:
 
 
 def _mentions(message: discord.Message) -> list[str]:
-    found = [str(uid) for uid in message.raw_mentions]
-    found.extend(f"role:{rid}" for rid in message.raw_role_mentions)
+    """Members and roles mentioned in the text (`<@id>`, `<@&id>`), as the mass-mention rule
+    counts them: a reply's automatic ping of its author is not one. Most messages hold no
+    `<@`, and discord.py finds mentions with a regex over the text: skip it for those."""
+    found: list[str] = []
+    if "<@" in message.content:
+        found.extend(str(uid) for uid in message.raw_mentions)
+        found.extend(f"role:{rid}" for rid in message.raw_role_mentions)
     if message.mention_everyone:
         found.append("everyone")
     return found
