@@ -125,6 +125,9 @@ class Message(Event):
     edited: bool = False
     # Telegram albums arrive as several messages sharing this id; flood counts them once.
     media_group: str = ""
+    # The platform's own filter kept this message from being posted (Discord AutoMod), and
+    # says which rule: the event is all that exists of it, with nothing to delete or reply to.
+    blocked_by: str = ""
 
     kind: ClassVar[EventKind] = EventKind.MESSAGE
 

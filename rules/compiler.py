@@ -60,6 +60,7 @@ _COST = {
     "member": 0,
     "forwarded": 0,
     "edited": 0,
+    "blocked": 0,
     "media": 0,
     "length": 1,
     "raid": 1,
@@ -461,6 +462,18 @@ class ConditionCompiler:
             )
 
         return self._combine("edited", [_part(test)], None)
+
+    def _blocked(self, value: bool, path: Path) -> Compiled:
+        def test(ctx: Context) -> Evidence | None:
+            event = ctx.event
+            blocked_by = event.blocked_by if isinstance(event, Message) else ""
+            if bool(blocked_by) != value:
+                return None
+            return Evidence("blocked", f"blocked by {blocked_by}" if blocked_by else "not blocked")
+
+        # Blocked messages are rare: a rule asking for one runs only when there is one.
+        guard: Guard = frozenset({("blocked",)}) if value else None
+        return self._combine("blocked", [_part(test)], guard)
 
     def _flood(self, value: Flood, path: Path) -> Compiled:
         self.history_window = max(self.history_window, value.within)

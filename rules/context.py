@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from bot.events import AnyEvent, JoinRequest, Message
 from bot.facts import ChatFacts, MemberFacts
@@ -19,9 +18,12 @@ from rules.terms import RE2_MAX_MEM, TermHit, TermIndex, bytes_matcher
 from rules.textfeatures import Link, count_mentions, merge_links
 
 
-@dataclass(frozen=True, slots=True)
-class Evidence:
-    """Why a test matched, in words an admin can check against the message."""
+class Evidence(NamedTuple):
+    """Why a test matched, in words an admin can check against the message.
+
+    A named tuple, not a frozen dataclass: every match builds some, and a frozen dataclass
+    sets each field through `object.__setattr__`, several times the cost.
+    """
 
     test: str
     detail: str

@@ -128,6 +128,7 @@ def _event(example: Example, now: datetime) -> AnyEvent:
         media=frozenset(MediaKind(m) for m in example.media),
         forward=ForwardInfo(from_name="somewhere") if example.forwarded else None,
         edited=example.edited,
+        blocked_by="example filter" if example.blocked else "",
     )
 
 

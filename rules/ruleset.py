@@ -82,8 +82,9 @@ class CompiledRule:
         return self.reason or self.description or self.id
 
 
-@dataclass(frozen=True, slots=True)
-class RuleMatch:
+class RuleMatch(NamedTuple):
+    """A rule that matched and why (a named tuple for the reason `Verdict` is one)."""
+
     rule: CompiledRule
     evidence: tuple[Evidence, ...]
 
@@ -228,7 +229,7 @@ class _KindIndex:
         self._terms: dict[int, list[int]] = {}  # keyword set id → rules
         self._regexes: dict[int, list[int]] = {}
         self._raw_regexes: dict[int, list[int]] = {}
-        self._flags: dict[str, list[int]] = {}  # "links", "mentions", "media", "forward"
+        self._flags: dict[str, list[int]] = {}  # "links", "mentions", "media", "forward", "blocked"
         self._history: list[tuple[int, list[int]]] = []  # (recent messages needed, rules)
         self._repeats: list[tuple[int, list[int]]] = []  # (same-length messages needed, rules)
 
@@ -287,6 +288,8 @@ class _KindIndex:
                     fired.append(flags["media"])
                 if "forward" in flags and event.forward is not None:
                     fired.append(flags["forward"])
+                if "blocked" in flags and event.blocked_by:
+                    fired.append(flags["blocked"])
         if self._history:
             recent = len(ctx.member.recent)
             for needed, positions in self._history:
@@ -329,8 +332,10 @@ def plan(
     chat = event.chat.id
     user = event.actor
     actions: list[Action] = []
-    if verdict.delete and isinstance(event, Message):
-        actions.append(Delete(chat=chat, message_id=event.message_id, reason=primary.rule.why))
+    # A message the platform blocked was never posted: nothing to delete, nothing to reply to.
+    posted = event if isinstance(event, Message) and not event.blocked_by else None
+    if verdict.delete and posted is not None:
+        actions.append(Delete(chat=chat, message_id=posted.message_id, reason=primary.rule.why))
 
     punishment = None if verdict.admin else _punishment(verdict, decision)
     until = now + punishment.duration if punishment and punishment.duration else None
@@ -345,7 +350,7 @@ def plan(
         "until": until.strftime("%Y-%m-%d %H:%M UTC") if until else "",
     }
     if primary.rule.reply:
-        reply_to = event.message_id if isinstance(event, Message) and not verdict.delete else ""
+        reply_to = posted.message_id if posted is not None and not verdict.delete else ""
         actions.append(
             Send(
                 chat=chat,

@@ -240,6 +240,10 @@ class Condition(Strict):
     media: list[MediaKind] | None = Field(default=None, description="Any of these media kinds.")
     forwarded: Flag | None = None
     edited: Flag | None = None
+    blocked: Flag | None = Field(
+        default=None,
+        description="The platform's own filter blocked the message (Discord AutoMod).",
+    )
     flood: Flood | None = None
     repeated: Repeated | None = None
     raid: Raid | None = None
@@ -312,6 +316,7 @@ class Example(Strict):
     mentions: list[str] = Field(default_factory=list)
     forwarded: Flag = False
     edited: Flag = False
+    blocked: Flag = False
     before: list[str] = Field(
         default_factory=list, description="Messages the same member sent just before this one."
     )

@@ -16,9 +16,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bot.actions import ActionKind
 from bot.events import User
 from bot.facts import NO_CHAT_FACTS, ChatFacts, MemberFacts
 from rules import RuleSet, load_rules
+from rules.ruleset import plan
 from rules.schema import Condition
 from tests.helpers import (
     CORPORA,
@@ -60,6 +62,7 @@ def test_every_condition_family_is_covered_here() -> None:
         "media",
         "forwarded",
         "edited",
+        "blocked",
         "flood",
         "repeated",
         "raid",
@@ -529,6 +532,39 @@ def test_edited() -> None:
     assert matched(edited, message("hi")) is False
     assert matched(not_edited, message("hi")) is True
     assert matched(not_edited, message("hi", edited=True)) is False
+
+
+def test_blocked() -> None:
+    blocked = one_rule({"blocked": True})
+    not_blocked = one_rule({"blocked": False})
+    automod = "Discord AutoMod rule 7, matched “pills”"
+
+    assert matched(blocked, message("pills", blocked_by=automod)) is True
+    assert matched(blocked, message("pills")) is False
+    assert matched(not_blocked, message("pills")) is True
+    assert matched(not_blocked, message("pills", blocked_by=automod)) is False
+    assert evidence_lines(evaluate(blocked, message("x", blocked_by=automod))) == [
+        f"blocked: blocked by {automod}"
+    ]
+
+
+def test_a_blocked_message_is_neither_deleted_nor_replied_to() -> None:
+    ruleset = load(
+        """
+        rules:
+          - id: filtered
+            when: {blocked: true}
+            delete: true
+            reply: "{user}, not that."
+            strike: 1
+        """
+    )
+    event = message("pills", blocked_by="Discord AutoMod rule 7")
+    verdict = evaluate(ruleset, event)
+    actions = plan(verdict, None, T0)
+
+    assert [a.kind for a in actions] == [ActionKind.SEND]
+    assert actions[0].reply_to == ""  # type: ignore[attr-defined]
 
 
 def test_edits_are_messages_too() -> None:
