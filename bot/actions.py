@@ -34,6 +34,7 @@ class ActionKind(StrEnum):
     KICK = "kick"
     BAN = "ban"
     UNMUTE = "unmute"
+    UNRESTRICT = "unrestrict"
     UNBAN = "unban"
     SEND = "send"
     DIRECT_MESSAGE = "direct_message"
@@ -126,7 +127,27 @@ class Ban(MemberAction):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Unmute(MemberAction):
+    """Lift a mute, and only a mute: a restriction is lifted by `Unrestrict`.
+
+    `expired` says the mute's own time ran out (Steward's timed job): then only what Steward's
+    mutes apply is taken back, so the end of a mute given with a role does not also end a
+    timeout a moderator or AutoMod gave meanwhile. An admin's unmute (`expired=False`) lifts
+    every mute the member has, whoever gave it: the admin wants the member to speak again.
+    """
+
+    expired: bool = False
     kind: ClassVar[ActionKind] = ActionKind.UNMUTE
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Unrestrict(MemberAction):
+    """Lift a restriction (`Restrict`), leaving any mute in place.
+
+    Telegram keeps one set of permissions per member, so there lifting a restriction gives
+    back what the chat allows everyone, as an unmute does.
+    """
+
+    kind: ClassVar[ActionKind] = ActionKind.UNRESTRICT
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -177,6 +198,7 @@ AnyAction = (
     | Kick
     | Ban
     | Unmute
+    | Unrestrict
     | Unban
     | Send
     | DirectMessage
@@ -210,6 +232,7 @@ _BY_KIND: dict[str, type[Action]] = {
         Kick,
         Ban,
         Unmute,
+        Unrestrict,
         Unban,
         Send,
         DirectMessage,

@@ -106,3 +106,17 @@ class ScopedChats(Protocol):
     def scope_of(self, chat: str) -> str:
         """The space `chat` belongs to (the chat itself when it belongs to none)."""
         ...
+
+
+@runtime_checkable
+class Connection(Protocol):
+    """An adapter whose connection to its platform can end for good while Steward runs (a
+    reset bot token closes Discord's gateway for ever).
+
+    Optional: `steward run` waits on it and stops with a non-zero status, so a supervisor
+    restarts Steward (or the owner sees it) instead of it running on without moderating.
+    """
+
+    async def wait_lost(self) -> str:
+        """Return, with the reason, once the connection is gone for good."""
+        ...

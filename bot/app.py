@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import TextIO, TypeVar
 
-from bot.adapter import Adapter
+from bot.adapter import Adapter, Connection
 from bot.capabilities import CONSOLE
 from bot.clock import Clock, SystemClock, VirtualClock
 from bot.config import LoadedConfig
@@ -65,16 +65,29 @@ def build_adapter(platform: str, config: LoadedConfig, clock: Clock) -> Adapter:
 
 
 async def run_platforms(config: LoadedConfig, platforms: list[str]) -> int:
-    """Run the platform adapters until Ctrl-C or SIGTERM, then shut down cleanly."""
+    """Run the platform adapters until Ctrl-C or SIGTERM, then shut down cleanly.
+
+    If a platform's connection ends for good meanwhile (its adapter said why in the log),
+    Steward stops too, with status 1: running on without moderating that platform would look
+    healthy while it is not, and a supervisor can restart it.
+    """
     runtime = await start_platforms(config, platforms)
     stop = _stop_on_signals()
     log.info("Steward is running on %s; press Ctrl-C to stop", ", ".join(runtime.adapters))
+    waits: list[asyncio.Future[object]] = [asyncio.ensure_future(stop.wait())]
+    waits += [
+        asyncio.ensure_future(adapter.wait_lost())
+        for adapter in runtime.adapters.values()
+        if isinstance(adapter, Connection)
+    ]
     try:
-        await stop.wait()
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
     finally:
+        for wait in waits:
+            wait.cancel()
         log.info("stopping: finishing queued events and writing state")
         await runtime.stop()
-    return 0
+    return 0 if stop.is_set() else 1
 
 
 async def start_platforms(

@@ -46,8 +46,26 @@ ADMIN = frozenset(
     {"warn", "mute", "unmute", "ban", "unban", "kick", "strikes", "pardon", "case", "reload"}
 )
 PUNISHING = frozenset({"warn", "mute", "ban", "kick"})
+# Every verb the core answers. Text starting with `/` is a command only when its verb is known
+# (these, or one registered with `register_command`): "/free crypto" or another bot's "/ban" is
+# a message like any other and goes through the rules, or a `/` would switch the rules off.
+CORE = EVERYONE | ADMIN
+_registered: set[str] = set()
 APPEAL_UPHOLD = "steward:appeal:uphold:"
 APPEAL_PARDON = "steward:appeal:pardon:"
+
+
+def knows(name: str) -> bool:
+    """Whether `name` is a command Steward answers, on any platform (adapters ask this before
+    turning `/name ...` into a `Command`)."""
+    verb = name.lower()
+    return verb in CORE or verb in _registered
+
+
+def register_command(name: str) -> None:
+    """Make `name` a known command (for a command added beside the core ones, such as a
+    plugin's), so adapters hand it over as a `Command` instead of a message."""
+    _registered.add(name.lower())
 
 
 @dataclass
@@ -93,6 +111,9 @@ class Commands:
             "case": self._case,
             "reload": self._reload,
         }
+
+    def knows(self, name: str) -> bool:
+        return name.lower() in self._table or knows(name)
 
     async def run(
         self, command: Command, member: MemberRecord, is_admin: bool, group: str

@@ -24,6 +24,7 @@ from bot.actions import (
     Send,
     Unban,
     Unmute,
+    Unrestrict,
     Warn,
 )
 from bot.adapter import Failure, Host, Outcome
@@ -128,6 +129,10 @@ class LocalAdapter:
     def is_banned(self, chat: str, user: str) -> bool:
         return self._active(self.state.banned, (chat, user))
 
+    def is_restricted(self, chat: str, user: str) -> bool:
+        entry = self.state.restricted.get((chat, user))
+        return entry is not None and (entry[1] is None or entry[1] > self.clock.now())
+
     def muted_until(self, chat: str, user: str) -> datetime | None:
         return self.state.muted.get((chat, user))
 
@@ -177,6 +182,7 @@ class LocalAdapter:
             state.kicked.append((action.chat, action.user))
         elif isinstance(action, Unmute):
             state.muted.pop((action.chat, action.user), None)
+        elif isinstance(action, Unrestrict):
             state.restricted.pop((action.chat, action.user), None)
         elif isinstance(action, Unban):
             state.banned.pop((action.chat, action.user), None)

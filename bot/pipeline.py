@@ -39,6 +39,7 @@ from bot.activity import ActivityLog
 from bot.adapter import Outcome
 from bot.admins import AdminCache
 from bot.clock import Clock
+from bot.commands import knows
 from bot.events import AnyEvent, ButtonPress, Command, Join, JoinRequest, Message
 from bot.executor import Executor
 from bot.facts import NO_CHAT_FACTS, ChatFacts, MemberFacts, RecentMessage
@@ -172,6 +173,8 @@ class Pipeline:
         if is_admin is None:  # not cached (or stale): ask the platform
             is_admin = await self.admins.is_admin(event.platform, event.chat.id, event.actor.id)
 
+        if isinstance(event, Command) and not knows(event.name):
+            event = _command_as_message(event)  # "/free crypto" is judged like any text
         if isinstance(event, Command | ButtonPress) and self.commands is not None:
             self._update_member(record, event)
             self._unsaved_ids.append((seen_id, event.at))
@@ -349,7 +352,7 @@ class Pipeline:
 
     def _update_member(self, record: MemberRecord, event: AnyEvent) -> None:
         record.last_seen = max(record.last_seen, event.at)
-        if isinstance(event, Message) and not event.edited:
+        if isinstance(event, Message) and not event.edited and not event.blocked_by:
             record.message_count += 1
         elif isinstance(event, Join):
             record.joined_at = event.at
@@ -411,6 +414,24 @@ class Pipeline:
         except BaseException:
             self._unsaved_ids[:0] = ids
             raise
+
+
+def _command_as_message(command: Command) -> Message:
+    """A `/word` that is none of Steward's commands, from an adapter that made it a `Command`
+    anyway (the console, a test harness; the platform adapters ask `bot.commands.knows` first
+    and keep such text a `Message` with all its features). Its words are text like any other:
+    were they skipped, starting a message with `/` would switch the rules off."""
+    return Message(
+        platform=command.platform,
+        chat=command.chat,
+        actor=command.actor,
+        at=command.at,
+        id=command.id,
+        text=" ".join((f"/{command.name}", *command.args)),
+        message_id=command.message_id,
+        reply_to_message=command.reply_to_message,
+        reply_to_user=command.target if command.reply_to_message else None,
+    )
 
 
 def _log_line(case_id: int, case: NewCase, handled: Handled) -> str:

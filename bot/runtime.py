@@ -2,9 +2,13 @@
 
 Start-up order matters: storage first (a database that cannot be used stops everything with a
 clear message), then every group's rules (broken files at start-up are fatal, there is no good
-set to keep), then jobs that fell due while stopped and actions left pending by a crash, and only
-then the adapters, so no new event is handled before the past is settled. Shutdown runs the
-other way: adapters stop receiving, queued events finish, buffered state is written.
+set to keep), then the adapters, and only then actions left pending by a crash and jobs that
+fell due while stopped. Those act on the platforms: run before the adapters are connected they
+would only fail ("not connected") and a temporary ban that ended during the downtime would
+never be lifted. The price is that the first new events may be handled while the past is
+being settled, which is harmless: a redelivered event is recognised, and an undo job is
+superseded by any newer punishment whenever it arrives. Shutdown runs the other way: adapters
+stop receiving, queued events finish, buffered state is written.
 """
 
 from __future__ import annotations
@@ -125,13 +129,20 @@ class Runtime:
             for group in self.config.config.groups.values():
                 self.admins.add_configured(group.admins)
             self.pipeline.started_at = self.clock.now()
-            await self.scheduler.start(real_time=self.real_time)
             await self._ensure_housekeeping()
+            await self._start_adapters()
+        except BaseException:
+            await self.store.close()
+            raise
+        try:
             resumed = await self.executor.resume_pending()
             if resumed:
                 log.info("resumed %d action(s) left pending by the previous run", resumed)
-            await self._start_adapters()
+            await self.scheduler.start(real_time=self.real_time)
         except BaseException:
+            for adapter in self.adapters.values():
+                with contextlib.suppress(Exception):
+                    await adapter.stop()
             await self.store.close()
             raise
         if self.real_time:

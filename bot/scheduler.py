@@ -7,13 +7,27 @@ that missed several runs runs once (misfires coalesce), then continues on its sc
 
 In real time, APScheduler's asyncio scheduler wakes Steward when a job is due. Tests and the
 console's virtual time drive the same code with `run_due()` after moving the clock.
+
+A handler says how its work went by what it raises. Nothing: done. `JobFailedError`: the work cannot
+be done (the member left, the bot lost a right); the job is finished as `failed` with the reason
+kept in its payload, never retried. `RetryLaterError`: not now (the platform is unreachable, it
+answered 5xx after the adapter's own retries); a one-shot job is run again after a backoff that
+doubles from `RETRY_FIRST` up to `RETRY_LONGEST`, counted and persisted in the payload (so a
+restart neither forgets nor resets it). After `GIVE_UP_AFTER` of failing without a success, or
+`MAX_ATTEMPTS` attempts, the job is finished as `failed` and the kind's `gave_up` callback is
+told, so its owner can tell a person (the executor tells the admins that a member's ban or mute
+could not be lifted and must be lifted by hand). A day is long enough to ride out a platform
+outage or a lost connection, and short enough that an admin hears about a ban that should have
+ended while it still matters. Any other exception is a bug in the handler: logged, and the
+one-shot job is finished (retrying a bug forever helps no one). Cron jobs keep their schedule
+whatever happens: their next run is their retry.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -26,6 +40,24 @@ from bot.storage.base import Job, Store
 log = logging.getLogger("steward.scheduler")
 
 JobHandler = Callable[[Job], Awaitable[None]]
+# Told that a one-shot job gave up after temporary failures, with the last reason.
+GiveUpHandler = Callable[[Job, str], Awaitable[None]]
+
+RETRY_FIRST = timedelta(minutes=1)
+RETRY_LONGEST = timedelta(hours=1)
+GIVE_UP_AFTER = timedelta(hours=24)
+MAX_ATTEMPTS = 40
+# Payload key under which the scheduler keeps its retry bookkeeping (attempts, since, reason).
+RETRY_KEY = "_retry"
+FAILURE_KEY = "_failure"
+
+
+class RetryLaterError(Exception):
+    """The job's work could not be done now but may work later (a temporary failure)."""
+
+
+class JobFailedError(Exception):
+    """The job's work cannot be done; finish the job as failed, with this reason."""
 
 
 def cron_trigger(expression: str, timezone: str) -> CronTrigger:
@@ -44,11 +76,16 @@ class Scheduler:
         self.store = store
         self.clock = clock
         self._handlers: dict[str, JobHandler] = {}
+        self._give_up: dict[str, GiveUpHandler] = {}
         self._aps: AsyncIOScheduler | None = None
         self._running = False
 
-    def register(self, kind: str, handler: JobHandler) -> None:
+    def register(
+        self, kind: str, handler: JobHandler, *, gave_up: GiveUpHandler | None = None
+    ) -> None:
         self._handlers[kind] = handler
+        if gave_up is not None:
+            self._give_up[kind] = gave_up
 
     async def at(
         self,
@@ -112,6 +149,18 @@ class Scheduler:
             return
         try:
             await handler(job)
+        except RetryLaterError as exc:
+            if not job.trigger.get("cron"):
+                await self._retry(job, now, str(exc))
+                return
+            log.warning("scheduled job %s (%s) could not run now: %s", job.id, job.kind, exc)
+        except JobFailedError as exc:
+            if not job.trigger.get("cron"):
+                log.warning("scheduled job %s (%s) failed: %s", job.id, job.kind, exc)
+                payload = {**job.payload, FAILURE_KEY: str(exc)}
+                await self.store.finish_job(job.id, now, status="failed", payload=payload)
+                return
+            log.warning("scheduled job %s (%s) failed: %s", job.id, job.kind, exc)
         except Exception:
             log.exception("scheduled job %s (%s) failed", job.id, job.kind)
         if job.trigger.get("cron"):
@@ -121,6 +170,46 @@ class Scheduler:
                 self._arm(job.id, following)
                 return
         await self.store.finish_job(job.id, now)
+
+    async def _retry(self, job: Job, now: datetime, reason: str) -> None:
+        """Run the job again after a backoff, or give up (see the module's docstring)."""
+        previous = job.payload.get(RETRY_KEY)
+        state = previous if isinstance(previous, dict) else {}
+        attempts = int(state.get("attempts", 0)) + 1
+        since = datetime.fromisoformat(str(state["since"])) if "since" in state else now
+        payload = {
+            **job.payload,
+            RETRY_KEY: {"attempts": attempts, "since": since.isoformat(), "reason": reason},
+        }
+        if now - since >= GIVE_UP_AFTER or attempts >= MAX_ATTEMPTS:
+            log.error(
+                "scheduled job %s (%s) gave up after %d attempts since %s: %s",
+                job.id,
+                job.kind,
+                attempts,
+                since.isoformat(),
+                reason,
+            )
+            payload[FAILURE_KEY] = f"gave up after {attempts} attempts: {reason}"
+            await self.store.finish_job(job.id, now, status="failed", payload=payload)
+            gave_up = self._give_up.get(job.kind)
+            if gave_up is not None:
+                try:
+                    await gave_up(job, reason)
+                except Exception:
+                    log.exception("telling about job %s (%s) failed", job.id, job.kind)
+            return
+        delay = min(RETRY_FIRST * 2 ** min(attempts - 1, 16), RETRY_LONGEST)
+        log.warning(
+            "scheduled job %s (%s) could not run (%s); attempt %d, next in %s",
+            job.id,
+            job.kind,
+            reason,
+            attempts,
+            delay,
+        )
+        await self.store.reschedule_job(job.id, now + delay, payload=payload)
+        self._arm(job.id, now + delay)
 
     # -- real-time driver -------------------------------------------------------------------
 

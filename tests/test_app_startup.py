@@ -234,3 +234,25 @@ def test_steward_run_exits_1_with_the_reason_and_no_traceback(
     assert f"steward: discord could not start: {REFUSED}\n" in err
     assert "Traceback" not in err
     assert DISCORD_TOKEN not in err
+
+
+class Loses(Starts):
+    """A platform whose connection ends for good once it has started (a reset token)."""
+
+    async def wait_lost(self) -> str:
+        return "the gateway closed with 4004: the token was reset"
+
+
+async def test_a_platform_lost_while_running_stops_steward_with_status_1(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, clock: VirtualClock
+) -> None:
+    lost = Loses(clock, "discord")
+    use_adapters(monkeypatch, discord=lost)
+    config = config_with_tokens()
+    storage = config.config.storage.model_copy(update={"path": str(tmp_path / "s.sqlite3")})
+    config.config = config.config.model_copy(update={"storage": storage})
+
+    status = await bot.app.run_platforms(config, ["discord"])
+
+    assert status == 1
+    assert (lost.started, lost.stopped) == (1, 1)  # shut down cleanly, not left running

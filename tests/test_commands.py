@@ -518,3 +518,17 @@ async def test_unknown_commands_are_left_alone(chat: StewardHarness) -> None:
 
     assert handled.replies == []
     assert chat.sent == []
+
+
+def test_known_commands_are_the_core_ones_and_registered_ones() -> None:
+    from bot import commands
+
+    assert commands.knows("warn") and commands.knows("RULES") and commands.knows("appeal")
+    assert not commands.knows("free") and not commands.knows("shrug")
+    assert commands.CORE == commands.EVERYONE | ADMIN
+    try:
+        commands.register_command("Poll")
+        assert commands.knows("poll")
+    finally:
+        commands._registered.discard("poll")
+    assert not commands.knows("poll")

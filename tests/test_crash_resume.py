@@ -245,3 +245,24 @@ async def test_an_admin_command_killed_before_its_action_is_resumed(
 
     assert kinds(ladder.actions) == ["mute"]
     assert ladder.adapter.muted_until(ladder.chat.id, "mallory") == muted_at + timedelta(hours=2)
+
+
+async def test_pending_actions_are_resumed_once_the_platform_is_connected(
+    ladder: StewardHarness,
+) -> None:
+    connected: list[bool] = []
+    ladder.adapter.listeners.append(
+        lambda action, outcome: connected.append(ladder.adapter.host is not None)
+    )
+    await ladder.say("mallory", "badword")
+    kill_at_action(ladder)
+    with pytest.raises(SystemExit):
+        await ladder.say("mallory", "badword", event_id="fatal")
+    await abandon(ladder)
+    ladder.adapter.host = None  # the killed process's connection is gone with it
+    connected.clear()
+
+    await ladder.start()
+
+    assert kinds(ladder.actions[-3:]) == ["delete", "send", "mute"]
+    assert connected and all(connected)

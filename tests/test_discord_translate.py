@@ -202,7 +202,10 @@ def test_bots_and_steward_itself_are_ignored(world: World) -> None:
     ("text", "parsed"),
     [
         ("/warn be nice", ("warn", ("be", "nice"))),
-        ("!MUTE 1h spam", ("mute", ("1h", "spam"))),
+        ("/MUTE 1h spam", ("mute", ("1h", "spam"))),
+        ("!mute 1h spam", None),  # other bots' prefix: their `!ban` is not Steward's
+        ("/free crypto for everyone", None),  # not a command of Steward's: a message
+        ("/shrug", None),
         ("  /rules", ("rules", ())),
         ("/usr/bin/python", None),
         ("/ shrug", None),
@@ -246,9 +249,10 @@ def test_join_and_leave_happen_in_the_first_text_channel(world: World) -> None:
     assert join.id == f"join:{newcomer['id']}:{NOW.isoformat()}"
     removed = world.api.leave(world.fake_guild.id, int(newcomer["id"]))
     (raw,) = next(a for e, a in _all(world, "GUILD_MEMBER_REMOVE", removed) if e.startswith("raw"))
-    leave = leave_event(world.guild, raw.user, NOW + timedelta(microseconds=5))
+    leave = leave_event(world.guild, raw.user, NOW + timedelta(microseconds=5), mark="s1:42")
     assert leave.chat == join.chat
-    assert leave.at == NOW
+    assert leave.at == NOW + timedelta(microseconds=5)
+    assert leave.id == f"leave:{newcomer['id']}:s1:42"
 
 
 def test_a_reaction_names_the_message_author(world: World) -> None:
@@ -259,7 +263,8 @@ def test_a_reaction_names_the_message_author(world: World) -> None:
         "MESSAGE_REACTION_ADD", world.api.react(world.channel, int(message["id"]), bob, "🔥")
     )
     actor = canonical_user(raw.member)
-    event = reaction_event(raw, world.guild, actor, NOW)
+    event = reaction_event(raw, world.guild, actor, NOW, mark="s1:7")
+    assert event.id == f"reaction:{message['id']}:{bob['id']}:🔥:add:s1:7"
     assert event.emoji == ("🔥",)
     assert event.message_id == message["id"]
     assert event.target_user == User(world.mallory["id"])
@@ -285,19 +290,24 @@ def test_a_button_press(world: World) -> None:
     assert press.actor.id == world.owner["id"]
 
 
-def test_an_automod_block_is_a_warning_in_the_owners_name(world: World) -> None:
+def test_an_automod_block_is_a_blocked_message_of_its_author(world: World) -> None:
     payload = world.api.automod(
-        world.fake_guild.id, world.mallory, world.channel, "buy cheap pills", keyword="pills"
+        world.fake_guild.id,
+        world.mallory,
+        world.channel,
+        "buy cheap pills",
+        keyword="pills",
+        rule_id=77,
     )
     (execution,) = world.parse("AUTO_MODERATION_ACTION_EXECUTION", payload)
     offender = User(world.mallory["id"], "Mallory", "mallory")
     event = automod_event(execution, world.guild, offender, "automod:1", NOW)
-    assert isinstance(event, Command)
-    assert event.name == "warn"
-    assert event.target == offender
-    assert event.actor.id == world.owner["id"]
-    assert " ".join(event.args) == "message blocked by Discord AutoMod (matched “pills”)"
+    assert isinstance(event, Message)
+    assert event.actor == offender
+    assert event.text == "buy cheap pills"
+    assert event.blocked_by == "Discord AutoMod rule 77, matched “pills”"
     assert event.chat.id == str(world.channel)
+    assert event.chat.space == str(world.fake_guild.id)
 
 
 # -- permissions ------------------------------------------------------------------------------
@@ -355,3 +365,35 @@ def _all(world: World, event: str, payload: Json) -> list[tuple[str, tuple[Any, 
     world.client.seen.clear()
     world.state.parsers[event](payload)
     return list(world.client.seen)
+
+
+def test_text_starting_with_an_unknown_verb_is_a_message_with_all_it_holds(world: World) -> None:
+    bob = world.api.user("bob")
+    world.api.add_member(world.fake_guild.id, bob)
+    for text in (f"/free crypto <@{bob['id']}>", f"!ban <@{bob['id']}> another bot's command"):
+        event = translated(world, world.say(text, mentions=[bob]))
+        assert isinstance(event, Message)
+        assert event.text == text
+        assert event.mentions == (bob["id"],)
+
+
+def test_a_button_pressed_in_an_owners_direct_messages_comes_back_to_its_channel(
+    world: World,
+) -> None:
+    from adapters.discord.translate import dm_button_data, dm_button_press
+    from bot.events import ButtonPress, Chat
+
+    data = dm_button_data(str(world.channel), "steward:appeal:pardon:7")
+    assert len(data) <= 100  # Discord's limit for a custom id
+    press = ButtonPress(
+        platform="discord", chat=Chat("555"), actor=User("1"), at=NOW, id="9", data=data
+    )
+    placed = dm_button_press(press, world.guild)
+    assert placed is not None
+    assert placed.chat.id == str(world.channel) and placed.chat.space == str(world.guild.id)
+    assert placed.data == "steward:appeal:pardon:7"
+    assert dm_button_press(press, None) is None
+    other = ButtonPress(
+        platform="discord", chat=Chat("555"), actor=User("1"), at=NOW, id="9", data="x"
+    )
+    assert dm_button_press(other, world.guild) is None

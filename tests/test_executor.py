@@ -7,15 +7,18 @@ platform cannot time itself becomes a persisted job.
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import sqlite3
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
-from bot.actions import Action, ActionKind, Ban, Mute, Restrict, Send, Unban
+from bot.actions import Action, ActionKind, Ban, Mute, Restrict, Send, Unban, Unmute
 from bot.adapter import Failure, Outcome
 from bot.capabilities import DISCORD, TELEGRAM
-from bot.executor import RENEW_MUTE_JOB, UNBAN_JOB, UNMUTE_JOB
+from bot.executor import RENEW_MUTE_JOB, UNBAN_JOB, UNMUTE_JOB, UNRESTRICT_JOB
 from bot.runtime import FORGET_EVENTS_JOB
 from bot.storage.base import ActionStatus, Job
 from bot.testing import StewardHarness
@@ -261,7 +264,7 @@ async def test_a_discord_timed_restriction_is_lifted_by_a_job(steward_factory: A
         steward.platform, Restrict(chat=chat, user="mallory", denied=frozenset(), until=until)
     )
     [job] = await undo_jobs(steward)
-    assert (job.kind, job.run_at) == (UNMUTE_JOB, until)
+    assert (job.kind, job.run_at) == (UNRESTRICT_JOB, until)
 
     await steward.advance("5h")
 
@@ -347,23 +350,26 @@ async def test_a_discord_mute_longer_than_28_days_is_renewed_until_it_ends(
         steward.platform, Mute(chat=chat, user="mallory", until=end)
     )
 
+    # Each part asks a few minutes less than 28 days (a clock ahead of Discord's must not be
+    # refused) and is renewed a day before it ends, so there is never a gap.
+    part = timedelta(days=28) - timedelta(minutes=5)
     assert outcome.ok is True
     assert outcome.note == "discord mutes last at most 28d; renewal scheduled"
-    assert steward.adapter.muted_until(chat, "mallory") == start + timedelta(days=28)
+    assert steward.adapter.muted_until(chat, "mallory") == start + part
     [job] = await undo_jobs(steward)
-    assert (job.kind, job.run_at) == (RENEW_MUTE_JOB, start + timedelta(days=28))
+    assert (job.kind, job.run_at) == (RENEW_MUTE_JOB, start + part - timedelta(days=1))
 
-    await steward.advance("28d")
-    assert steward.adapter.muted_until(chat, "mallory") == start + timedelta(days=56)
+    await steward.advance("27d")
+    assert steward.adapter.muted_until(chat, "mallory") == start + timedelta(days=27) + part
     await steward.restart()
-    await steward.advance("28d")
+    await steward.advance("27d")
     assert steward.adapter.muted_until(chat, "mallory") == end
 
-    await steward.advance("4d")
+    await steward.advance("6d")
     assert steward.adapter.is_muted(chat, "mallory") is False
     assert [m.until for m in of_kind(steward.actions, ActionKind.MUTE)] == [
-        start + timedelta(days=28),
-        start + timedelta(days=56),
+        start + part,
+        start + timedelta(days=27) + part,
         end,
     ]
     assert await undo_jobs(steward) == []
@@ -382,3 +388,223 @@ async def test_unmute_stops_the_renewal_of_a_long_mute(steward_factory: Any) -> 
 
     assert kinds(of_kind(steward.actions, ActionKind.MUTE)) == ["mute"]
     assert steward.adapter.is_muted(steward.chat.id, "mallory") is False
+
+
+# -- timed jobs: separate ends, retries, downtime -----------------------------------------------
+
+# Discord with a mute role: mutes have no duration of their own either, so a mute gets an unmute
+# job as a restriction gets an unrestrict job.
+ROLE_MUTES = dataclasses.replace(
+    DISCORD, max_mute=None, renews_mutes=False, untimed=DISCORD.untimed | {ActionKind.MUTE}
+)
+
+
+def job_statuses(steward: StewardHarness) -> list[tuple[str, str, dict[str, Any]]]:
+    """(kind, status, payload) of every job but the housekeeping, oldest first."""
+    with sqlite3.connect(steward.database) as db:
+        rows = db.execute("SELECT kind, status, payload FROM jobs ORDER BY id").fetchall()
+    return [(k, s, json.loads(p)) for k, s, p in rows if k != FORGET_EVENTS_JOB]
+
+
+async def test_a_restriction_ends_on_time_although_a_mute_followed_it(
+    steward_factory: Any,
+) -> None:
+    steward: StewardHarness = await steward_factory(
+        rules_text=LADDER_RULES, platform="discord", capabilities=ROLE_MUTES
+    )
+    chat, now = steward.chat.id, steward.clock.now()
+    executor = steward.rt.executor
+
+    await executor.perform(
+        "discord",
+        Restrict(chat=chat, user="mallory", denied=frozenset(), until=now + timedelta(hours=1)),
+    )
+    await executor.perform(
+        "discord", Mute(chat=chat, user="mallory", until=now + timedelta(days=7))
+    )
+
+    assert sorted((j.kind, j.run_at) for j in await undo_jobs(steward)) == [
+        (UNMUTE_JOB, now + timedelta(days=7)),
+        (UNRESTRICT_JOB, now + timedelta(hours=1)),
+    ]
+    await steward.advance("1h")
+    assert steward.adapter.is_restricted(chat, "mallory") is False
+    assert steward.adapter.is_muted(chat, "mallory") is True
+    await steward.advance("7d")
+    assert steward.adapter.is_muted(chat, "mallory") is False
+    assert of_kind(steward.actions, ActionKind.UNMUTE) == [
+        Unmute(chat=chat, user="mallory", reason="mute ended", expired=True)
+    ]
+
+
+async def test_a_mute_is_not_cut_short_by_a_shorter_restriction(steward_factory: Any) -> None:
+    steward: StewardHarness = await steward_factory(
+        rules_text=LADDER_RULES, platform="discord", capabilities=ROLE_MUTES
+    )
+    chat, now = steward.chat.id, steward.clock.now()
+    executor = steward.rt.executor
+
+    await executor.perform(
+        "discord", Mute(chat=chat, user="mallory", until=now + timedelta(days=7))
+    )
+    await executor.perform(
+        "discord",
+        Restrict(chat=chat, user="mallory", denied=frozenset(), until=now + timedelta(hours=1)),
+    )
+    await steward.advance("2h")
+
+    assert steward.adapter.is_muted(chat, "mallory") is True
+    assert steward.adapter.is_restricted(chat, "mallory") is False
+    assert kinds(of_kind(steward.actions, ActionKind.UNRESTRICT)) == ["unrestrict"]
+    assert of_kind(steward.actions, ActionKind.UNMUTE) == []
+
+
+async def test_an_admins_unmute_leaves_a_restriction_to_its_own_end(steward_factory: Any) -> None:
+    steward: StewardHarness = await steward_factory(
+        rules_text=LADDER_RULES, platform="discord", capabilities=ROLE_MUTES
+    )
+    steward.admin("ada")
+    await steward.say("mallory", "hi")
+    chat, now = steward.chat.id, steward.clock.now()
+    await steward.rt.executor.perform(
+        "discord",
+        Restrict(chat=chat, user="mallory", denied=frozenset(), until=now + timedelta(hours=5)),
+    )
+    await steward.command("ada", "/mute @mallory 1d")
+
+    await steward.command("ada", "/unmute @mallory")
+
+    assert steward.adapter.is_muted(chat, "mallory") is False
+    assert steward.adapter.is_restricted(chat, "mallory") is True
+    assert [j.kind for j in await undo_jobs(steward)] == [UNRESTRICT_JOB]
+    await steward.advance("5h")
+    assert steward.adapter.is_restricted(chat, "mallory") is False
+
+
+async def test_an_undo_job_records_where_the_punishment_was_given(steward_factory: Any) -> None:
+    steward: StewardHarness = await steward_factory(
+        rules_text=LADDER_RULES, platform="discord", capabilities=DISCORD
+    )
+    chat = steward.chat.id
+    await steward.rt.executor.perform(
+        "discord",
+        Ban(chat=chat, user="mallory", until=steward.clock.now() + timedelta(days=1)),
+    )
+
+    [job] = await undo_jobs(steward)
+    # On a platform without larger spaces the scope is the chat itself.
+    assert (job.chat, job.payload["origin"]) == (chat, chat)
+
+
+async def test_an_unban_that_fails_temporarily_is_retried_until_it_works(
+    steward_factory: Any,
+) -> None:
+    steward: StewardHarness = await steward_factory(
+        rules_text=LADDER_RULES, platform="discord", capabilities=DISCORD
+    )
+    chat = steward.chat.id
+    await steward.rt.executor.perform(
+        "discord", Ban(chat=chat, user="mallory", until=steward.clock.now() + timedelta(days=1))
+    )
+    steward.adapter.fail(ActionKind.UNBAN, Failure.TEMPORARY, "not connected", times=2)
+
+    await steward.advance("1d")
+    assert steward.adapter.is_banned(chat, "mallory") is True
+    assert [(k, s) for k, s, _ in job_statuses(steward)] == [(UNBAN_JOB, "scheduled")]
+    await steward.advance("1m")
+    assert steward.adapter.is_banned(chat, "mallory") is True
+    await steward.advance("2m")
+
+    assert steward.adapter.is_banned(chat, "mallory") is False
+    assert [(k, s) for k, s, _ in job_statuses(steward)] == [(UNBAN_JOB, "done")]
+    assert notices(steward) == []
+
+
+async def test_an_unban_failing_for_a_day_gives_up_and_tells_the_admins(
+    steward_factory: Any,
+) -> None:
+    steward: StewardHarness = await steward_factory(
+        rules_text=LADDER_RULES, platform="discord", capabilities=DISCORD
+    )
+    chat = steward.chat.id
+    await steward.rt.executor.perform(
+        "discord",
+        Ban(
+            chat=chat,
+            user="mallory",
+            user_name="Mallory",
+            until=steward.clock.now() + timedelta(days=1),
+        ),
+    )
+    steward.adapter.fail(ActionKind.UNBAN, Failure.TEMPORARY, "Discord did not answer (503)")
+    calls = attempts(steward)
+
+    await steward.advance("1d")
+    for _ in range(26):
+        await steward.advance("1h")
+
+    [(kind, status, payload)] = job_statuses(steward)
+    assert (kind, status) == (UNBAN_JOB, "failed")
+    assert "Discord did not answer (503)" in payload["_failure"]
+    assert notices(steward) == [
+        "For a day I could not lift the temporary ban of Mallory (Discord did not answer "
+        "(503)); I have stopped trying: please do it by hand."
+    ]
+    tries = len([c for c in calls if c[0] == "unban"])
+    assert 20 < tries < 40
+    await steward.advance("3d")
+    assert len([c for c in calls if c[0] == "unban"]) == tries
+
+
+async def test_an_unban_refused_for_good_is_not_retried_and_the_admins_hear_of_it(
+    steward_factory: Any,
+) -> None:
+    steward: StewardHarness = await steward_factory(
+        rules_text=LADDER_RULES, platform="discord", capabilities=DISCORD
+    )
+    chat = steward.chat.id
+    await steward.rt.executor.perform(
+        "discord",
+        Ban(
+            chat=chat,
+            user="mallory",
+            user_name="Mallory",
+            until=steward.clock.now() + timedelta(days=1),
+        ),
+    )
+    steward.adapter.fail(ActionKind.UNBAN, Failure.MISSING_RIGHT, "Steward needs Ban Members")
+    calls = attempts(steward)
+
+    await steward.advance("1d")
+    await steward.advance("2d")
+
+    assert [c for c in calls if c[0] == "unban"] == [("unban", False)]
+    [(_, status, payload)] = job_statuses(steward)
+    assert (status, payload["_failure"]) == ("failed", "Steward needs Ban Members")
+    assert notices(steward) == [
+        "I could not lift the temporary ban of Mallory: Steward needs Ban Members."
+    ]
+
+
+async def test_jobs_due_while_down_run_once_the_platform_is_connected(
+    steward_factory: Any,
+) -> None:
+    steward: StewardHarness = await steward_factory(
+        rules_text=LADDER_RULES, platform="discord", capabilities=DISCORD
+    )
+    chat = steward.chat.id
+    await steward.rt.executor.perform(
+        "discord", Ban(chat=chat, user="mallory", until=steward.clock.now() + timedelta(days=1))
+    )
+    connected: list[bool] = []
+    steward.adapter.listeners.append(
+        lambda action, outcome: connected.append(steward.adapter.host is not None)
+    )
+    await steward.stop()
+    steward.clock.advance(timedelta(days=2))
+
+    await steward.start()
+
+    assert connected == [True]
+    assert steward.adapter.is_banned(chat, "mallory") is False
+    assert await undo_jobs(steward) == []

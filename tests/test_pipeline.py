@@ -637,3 +637,16 @@ async def test_a_group_that_moves_to_a_new_id_keeps_its_history(ladder: StewardH
     alice = await ladder.rt.store.member(MemberKey(ladder.platform, "-1009", "alice"))
     assert alice is not None
     assert alice.message_count == 1
+
+
+async def test_a_command_steward_does_not_know_is_judged_as_text(ladder: StewardHarness) -> None:
+    # An adapter that made "/free crypto" a `Command` anyway (the console, a harness): the
+    # words still go through the rules, or starting with `/` would switch them off.
+    handled = await ladder.command("mallory", "/free crypto for everyone")
+    assert isinstance(handled.event, Message)
+    assert handled.event.text == "/free crypto for everyone"
+    assert handled.verdict is not None and handled.verdict.primary is not None
+    assert handled.verdict.primary.rule.id == "scam"
+    assert handled.case_id is not None
+    known = await ladder.command("mallory", "/rules")
+    assert known.verdict is None and known.replies  # a command of Steward's is answered

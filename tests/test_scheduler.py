@@ -7,6 +7,7 @@ one test lets APScheduler fire a re-armed job in real time (a fraction of a seco
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -15,7 +16,16 @@ from pathlib import Path
 import pytest
 
 from bot.clock import SystemClock, VirtualClock
-from bot.scheduler import Scheduler
+from bot.scheduler import (
+    FAILURE_KEY,
+    GIVE_UP_AFTER,
+    MAX_ATTEMPTS,
+    RETRY_KEY,
+    RETRY_LONGEST,
+    JobFailedError,
+    RetryLaterError,
+    Scheduler,
+)
 from bot.storage.base import Job
 from bot.storage.sqlite import SqliteStore
 
@@ -284,6 +294,176 @@ async def test_in_real_time_a_stored_job_is_armed_at_start_and_fires(tmp_path: P
     try:
         assert fired.is_set() is False
         await asyncio.wait_for(fired.wait(), timeout=5)
+    finally:
+        await scheduler.stop()
+        await store.close()
+
+
+# -- temporary and permanent failures of one-shot jobs -------------------------------------------
+
+
+class Flaky:
+    """A handler that fails temporarily `times` times (or for good), then works."""
+
+    def __init__(self, clock: VirtualClock, *, times: int | None = None, fail: str = "") -> None:
+        self.clock = clock
+        self.times = times
+        self.fail = fail
+        self.runs: list[datetime] = []
+        self.gave_up: list[tuple[int, str]] = []
+
+    async def __call__(self, job: Job) -> None:
+        self.runs.append(self.clock.now())
+        if self.fail:
+            raise JobFailedError(self.fail)
+        if self.times is None or len(self.runs) <= self.times:
+            raise RetryLaterError("not connected")
+
+    async def give_up(self, job: Job, reason: str) -> None:
+        self.gave_up.append((job.id, reason))
+
+
+async def flaky_scheduler(tmp_path: Path, flaky: Flaky) -> tuple[Scheduler, SqliteStore]:
+    store = SqliteStore(tmp_path / "steward.sqlite3")
+    await store.open()
+    scheduler = Scheduler(store, flaky.clock)
+    scheduler.register("test.undo", flaky, gave_up=flaky.give_up)
+    await scheduler.start(real_time=False)
+    return scheduler, store
+
+
+def job_row(path: Path, job_id: int) -> tuple[str, str, dict[str, object]]:
+    with sqlite3.connect(path) as db:
+        status, run_at, payload = db.execute(
+            "SELECT status, run_at, payload FROM jobs WHERE id = ?", (job_id,)
+        ).fetchone()
+    return status, run_at, json.loads(payload)
+
+
+async def test_a_temporary_failure_retries_the_job_with_a_growing_backoff(tmp_path: Path) -> None:
+    clock = VirtualClock(T0)
+    flaky = Flaky(clock, times=3)
+    scheduler, store = await flaky_scheduler(tmp_path, flaky)
+    try:
+        job_id = await scheduler.at("test.undo", T0 + timedelta(hours=1), payload={"user": "9"})
+        for step in (timedelta(hours=1), timedelta(minutes=1), timedelta(minutes=2)):
+            clock.advance(step)
+            await scheduler.run_due()
+            assert job_row(tmp_path / "steward.sqlite3", job_id)[0] == "scheduled"
+        clock.advance(timedelta(minutes=3, seconds=59))
+        assert await scheduler.run_due() == 0  # the fourth try waits 4 minutes
+        clock.advance(timedelta(seconds=1))
+        await scheduler.run_due()
+
+        start = T0 + timedelta(hours=1)
+        assert flaky.runs == [
+            start,
+            start + timedelta(minutes=1),
+            start + timedelta(minutes=3),
+            start + timedelta(minutes=7),
+        ]
+        status, _, payload = job_row(tmp_path / "steward.sqlite3", job_id)
+        assert status == "done"
+        assert payload["user"] == "9"
+        assert payload[RETRY_KEY] == {
+            "attempts": 3,
+            "since": start.isoformat(),
+            "reason": "not connected",
+        }
+        assert flaky.gave_up == []
+    finally:
+        await scheduler.stop()
+        await store.close()
+
+
+async def test_the_backoff_is_capped_and_survives_a_restart(tmp_path: Path) -> None:
+    clock = VirtualClock(T0)
+    flaky = Flaky(clock, times=None)
+    scheduler, store = await flaky_scheduler(tmp_path, flaky)
+    job_id = await scheduler.at("test.undo", T0, payload={"user": "9"})
+    delays = []
+    for _ in range(8):
+        await scheduler.run_due()
+        run_at = datetime.fromisoformat(job_row(tmp_path / "steward.sqlite3", job_id)[1])
+        delays.append(run_at - clock.now())
+        clock.advance(RETRY_LONGEST)
+    await scheduler.stop()
+    await store.close()
+    minutes = [int(d.total_seconds() // 60) for d in delays]
+    assert minutes == [1, 2, 4, 8, 16, 32, 60, 60]
+
+    scheduler, store = await flaky_scheduler(tmp_path, flaky)  # runs what is due at start
+    try:
+        assert len(flaky.runs) == 9
+        status, _, payload = job_row(tmp_path / "steward.sqlite3", job_id)
+        assert status == "scheduled"
+        retry = payload[RETRY_KEY]
+        assert isinstance(retry, dict) and retry["attempts"] == len(flaky.runs)
+        assert retry["since"] == T0.isoformat()  # counted from the first failure, not reset
+    finally:
+        await scheduler.stop()
+        await store.close()
+
+
+async def test_after_a_day_of_temporary_failures_the_job_gives_up_and_says_so(
+    tmp_path: Path,
+) -> None:
+    clock = VirtualClock(T0)
+    flaky = Flaky(clock, times=None)
+    scheduler, store = await flaky_scheduler(tmp_path, flaky)
+    try:
+        job_id = await scheduler.at("test.undo", T0, payload={"user": "9"})
+        while clock.now() < T0 + GIVE_UP_AFTER + timedelta(hours=2):
+            await scheduler.run_due()
+            clock.advance(timedelta(minutes=30))
+
+        status, _, payload = job_row(tmp_path / "steward.sqlite3", job_id)
+        assert status == "failed"
+        assert str(payload[FAILURE_KEY]).endswith("not connected")
+        assert flaky.gave_up == [(job_id, "not connected")]
+        last = flaky.runs[-1]
+        assert T0 + GIVE_UP_AFTER <= last < T0 + GIVE_UP_AFTER + RETRY_LONGEST
+        assert len(flaky.runs) < MAX_ATTEMPTS
+        runs = len(flaky.runs)
+        clock.advance(timedelta(days=2))
+        await scheduler.run_due()
+        assert len(flaky.runs) == runs
+    finally:
+        await scheduler.stop()
+        await store.close()
+
+
+async def test_a_permanent_failure_finishes_the_job_with_its_reason(tmp_path: Path) -> None:
+    clock = VirtualClock(T0)
+    flaky = Flaky(clock, fail="the member is no longer in the server")
+    scheduler, store = await flaky_scheduler(tmp_path, flaky)
+    try:
+        job_id = await scheduler.at("test.undo", T0 + timedelta(minutes=1), payload={"user": "9"})
+        clock.advance(timedelta(minutes=1))
+        await scheduler.run_due()
+        clock.advance(timedelta(days=1))
+        await scheduler.run_due()
+
+        assert len(flaky.runs) == 1
+        status, _, payload = job_row(tmp_path / "steward.sqlite3", job_id)
+        assert (status, payload[FAILURE_KEY]) == ("failed", "the member is no longer in the server")
+        assert flaky.gave_up == []
+    finally:
+        await scheduler.stop()
+        await store.close()
+
+
+async def test_a_cron_job_that_cannot_run_now_keeps_its_schedule(tmp_path: Path) -> None:
+    clock = VirtualClock(T0)
+    flaky = Flaky(clock, times=None)
+    scheduler, store = await flaky_scheduler(tmp_path, flaky)
+    try:
+        await scheduler.cron("test.undo", "0 * * * *")
+        for _ in range(3):
+            clock.advance(timedelta(hours=1))
+            await scheduler.run_due()
+
+        assert flaky.runs == [T0 + timedelta(hours=h) for h in (1, 2, 3)]
     finally:
         await scheduler.stop()
         await store.close()

@@ -845,3 +845,22 @@ async def test_calls_in_flight_are_bounded(tg: TelegramRig) -> None:
     assert all(o.ok for o in outcomes)
     assert len(api.deleted) == 40
     assert CONCURRENT_CALLS // 2 <= api.most_in_flight <= CONCURRENT_CALLS
+
+
+# -- text that only looks like a command ------------------------------------------------------
+
+
+async def test_a_slash_word_that_is_no_command_of_stewards_is_judged_by_the_rules(
+    tg: TelegramRig,
+) -> None:
+    api = tg.api
+    mallory = api.user(66, "Mallory")
+    message = await spam(tg, mallory, "/free crypto for everyone")
+    assert (tg.chat, message["message_id"]) in api.deleted
+    (case,) = await cases(tg, mallory)
+    assert case.rule_id == "crypto-spam"
+    bob = api.user(3, "Bob")
+    api.say(tg.chat, tg.owner, f"/ban@OtherBot {bob['id']}")  # another bot's command
+    await tg.settle()
+    assert not api.is_banned(tg.chat, 3)
+    assert not any("is for admins" in t or "banned" in t for t in texts(tg))

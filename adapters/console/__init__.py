@@ -39,6 +39,7 @@ from bot.actions import (
     Send,
     Unban,
     Unmute,
+    Unrestrict,
     Warn,
 )
 from bot.adapter import Outcome
@@ -306,6 +307,8 @@ def _describe(action: Action, rule: str, strikes: int | None) -> str:
         return f"👢 {name} removed{why}"
     if isinstance(action, Unmute):
         return f"🔈 {name} may speak again"
+    if isinstance(action, Unrestrict):
+        return f"🔓 {name} is no longer restricted"
     if isinstance(action, Unban):
         return f"✅ {name} unbanned"
     if isinstance(action, NotifyAdmins):

@@ -7,15 +7,19 @@ that hands them to the host. Raw events are used where discord.py's cache would 
 them (edits of uncached messages, members who leave, reactions on old messages). Interactions
 (slash commands, buttons) must be answered within three seconds, so they are acknowledged first
 (a deferred response) and then submitted; a slash command's replies go back as follow-ups of
-that interaction (ephemeral when a non-admin tries an admin command).
+that interaction (ephemeral for what concerns the member alone, and when a non-admin tries an
+admin command). Events Discord gives no id (reactions, leaves) are identified by their place in
+the gateway session (`_gateway_mark`). If the gateway connection ends for good after start-up,
+the adapter logs an ERROR saying what to do and reports itself down (`down`, `wait_lost`).
 
 Outbound, actions are checked and performed by `outbound.py`; the adapter gives it the client,
 the channel → guild map and the slash commands waiting for their answer.
 
 Admin status (`admins`) is per guild: the owner, Administrator, Manage Server, and configured
-`moderator_roles`, computed from the member cache and recomputed when Discord says roles,
-role permissions or the owner changed (the host's per-channel cache is told for every channel
-of the guild).
+`moderator_roles`, computed from the member cache once; a member whose roles change (or who
+joins or leaves) is checked alone and the list patched, and it is recomputed only when a role's
+admin-relevant settings, the owner or the session change (the host's per-channel cache is told
+for every channel of the guild).
 
 Options: `shards` starts an `AutoShardedClient`; `api_url` replaces `discord.http.Route.BASE`
 and `gateway_url` `DiscordWebSocket.DEFAULT_GATEWAY` (both are class attributes of discord.py,
@@ -34,7 +38,7 @@ import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 import discord
 import yarl
@@ -42,16 +46,17 @@ from discord import app_commands
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
+from adapters.common import remember as _remember
 from adapters.discord import commands as slash
 from adapters.discord.outbound import Outbound
-from adapters.discord.permissions import (
-    is_admin_member,
-)
+from adapters.discord.permissions import is_admin_member, matches_role
 from adapters.discord.translate import (
+    DM_BUTTON_PREFIX,
     PLATFORM,
     automod_event,
     button_event,
     canonical_user,
+    dm_button_press,
     join_event,
     leave_event,
     message_event,
@@ -62,16 +67,14 @@ from bot.actions import (
     Action,
     ActionKind,
 )
-from bot.adapter import Host, Outcome
+from bot.adapter import Failure, Host, Outcome
 from bot.capabilities import DISCORD, Capabilities
 from bot.clock import Clock
 from bot.commands import ADMIN
 from bot.config import DiscordConfig
-from bot.events import AnyEvent, User
+from bot.events import AnyEvent, ButtonPress, User
 
 log = logging.getLogger("steward.discord")
-K = TypeVar("K")
-V = TypeVar("V")
 
 INTENTS = discord.Intents(
     guilds=True,
@@ -82,8 +85,9 @@ INTENTS = discord.Intents(
     auto_moderation_execution=True,
 )
 REMEMBERED = 10_000
-# The executions of one blocked message (block, alert, timeout) arrive as separate events.
-AUTOMOD_GROUPING = timedelta(seconds=10)
+# The executions of one blocked message (one per AutoMod rule that blocked it) arrive within
+# moments; a member sending the same blocked text again a few seconds later is a new attempt.
+AUTOMOD_GROUPING = timedelta(seconds=2)
 AUTOMOD_BLOCKS = frozenset(
     {
         discord.AutoModRuleActionType.block_message,
@@ -91,6 +95,8 @@ AUTOMOD_BLOCKS = frozenset(
     }
 )
 MESSAGE_EVENTS = frozenset({"message", "raw_message_edit"})
+# Slash commands answered privately (ephemeral) whoever uses them.
+PRIVATE_ANSWERS = frozenset({"report", "appeal", "strikes", "help"})
 
 Thunk = Callable[[], Awaitable[None]]
 
@@ -103,7 +109,7 @@ class DiscordAdapter:
         config: DiscordConfig,
         clock: Clock,
         *,
-        retries: int = 2,
+        retries: int = 1,
         backoff: float = 0.5,
         ready_timeout: float = 60.0,
         guild_ready_timeout: float = 2.0,
@@ -142,14 +148,17 @@ class DiscordAdapter:
         # Slash commands between their arrival and the end of their callback (see `handed_over`).
         self._pending_slash: dict[int, asyncio.Future[None]] = {}
         self._interactions: OrderedDict[str, tuple[discord.Interaction, bool]] = OrderedDict()
-        self._automod_seen: OrderedDict[tuple[int, int, int, str], tuple[datetime, str]] = (
-            OrderedDict()
-        )
+        self._automod_seen: OrderedDict[tuple[int, int, str], tuple[datetime, str]] = OrderedDict()
         # Channels (and threads) seen per guild: chat ids are channels, admin status and
         # notices are per guild, so "the guild's admins changed" concerns all of these.
         self._channel_guild: dict[str, int] = {}
         self._admins: dict[int, frozenset[str]] = {}
         self._synced: set[int] = set()
+        self._local_marks = 0  # see `_gateway_mark`
+        # Why the gateway connection ended for good after start-up (see `_gateway_ended`).
+        self.down: str | None = None
+        self._stopping = False
+        self._lost = asyncio.Event()
         self._saved_endpoints: tuple[str, yarl.URL] | None = None
         self._outbound = Outbound(self, config, clock, retries=retries, backoff=backoff)
 
@@ -157,6 +166,8 @@ class DiscordAdapter:
 
     async def start(self, host: Host) -> None:
         self.host = host
+        self.down, self._stopping = None, False
+        self._lost.clear()
         self._apply_endpoints()
         client = self._make_client()
         self.client = client
@@ -198,16 +209,43 @@ class DiscordAdapter:
         done, _ = await asyncio.wait(
             {ready, self._runner}, timeout=self.ready_timeout, return_when=asyncio.FIRST_COMPLETED
         )
-        if ready in done:
-            return
-        if self._runner in done:
+        if self._runner in done and ready not in done:
             ready.cancel()
             self._runner.result()  # the reason it stopped (bad token, intents …)
             raise ConnectionError("the connection to Discord's gateway ended at start-up")
+        # From now on the gateway's end is news: see `_gateway_ended`.
+        self._runner.add_done_callback(self._gateway_ended)
+        if ready in done:
+            return
         # Still connecting (a bot in many guilds waits for all of them): carry on, events flow
         # as they come, and actions report TEMPORARY until discord.py is ready.
         ready.add_done_callback(_log_ready)
         log.warning("Discord is not ready after %.0f s; continuing to connect", self.ready_timeout)
+
+    def _gateway_ended(self, runner: asyncio.Task[None]) -> None:
+        """The gateway connection ended while Steward was running, not because it stopped.
+
+        discord.py reconnects and resumes by itself after network trouble, so its connection
+        ends only for good: the token was reset (close code 4004), intents or sharding were
+        refused, or an error nobody handled. Nothing on Discord is moderated any more, so this
+        must not go unnoticed: an ERROR in the log says why and what to do, every action
+        reports the reason (`down`), and `wait_lost` returns it, for whoever runs the adapter
+        to stop the process with a failure status so that a supervisor restarts it (a restart
+        with a bad token then fails at start-up, with the same explanation).
+        """
+        if self._stopping:
+            return
+        exc = None if runner.cancelled() else runner.exception()
+        reason = gateway_failure(exc)
+        self.down = reason
+        log.error("Steward is no longer connected to Discord: %s", reason)
+        self._lost.set()
+
+    async def wait_lost(self) -> str:
+        """Return once the gateway connection has ended for good (see `_gateway_ended`),
+        with the reason and what to do."""
+        await self._lost.wait()
+        return self.down or ""
 
     def _make_client(self) -> discord.Client:
         options: dict[str, Any] = {
@@ -248,6 +286,7 @@ class DiscordAdapter:
             client.shard_count = shards
 
     async def stop(self) -> None:
+        self._stopping = True
         client, self.client = self.client, None
         if client is not None:
             with contextlib.suppress(Exception):
@@ -323,14 +362,17 @@ class DiscordAdapter:
         elif event == "member_join":
             member: discord.Member = args[0]
             if is_admin_member(member, member.guild, self.config.moderator_roles):
-                self._admins_changed(member.guild.id)
+                self._member_admin(member.guild.id, member.id, admin=True)
             if member.id != me and not member.bot:
                 self._submit(join_event(member, now))
         elif event == "raw_member_remove":
             payload: discord.RawMemberRemoveEvent = args[0]
+            if str(payload.user.id) in self._admins.get(payload.guild_id, frozenset()):
+                self._member_admin(payload.guild_id, payload.user.id, admin=False)
             guild = client.get_guild(payload.guild_id)
             if guild is not None and payload.user.id != me and not payload.user.bot:
-                self._submit(leave_event(guild, payload.user, now))
+                mark = self._gateway_mark(payload.guild_id, now)
+                self._submit(leave_event(guild, payload.user, now, mark=mark))
         elif event in ("raw_reaction_add", "raw_reaction_remove"):
             self._reaction(args[0], me, now)
         elif event == "interaction":
@@ -340,13 +382,18 @@ class DiscordAdapter:
         elif event == "member_update":
             before, after = args
             if before.roles != after.roles:
-                self._admins_changed(after.guild.id)
-        elif event in ("guild_role_update",):
+                moderators = self.config.moderator_roles
+                admin = is_admin_member(after, after.guild, moderators)
+                if admin != is_admin_member(before, after.guild, moderators):
+                    self._member_admin(after.guild.id, after.id, admin=admin)
+        elif event == "guild_role_update":
             before, after = args
-            if before.permissions != after.permissions or before.name != after.name:
-                self._admins_changed(after.guild.id)
-        elif event in ("guild_role_create", "guild_role_delete"):
-            self._admins_changed(args[0].guild.id)
+            if self._admin_bits(before) != self._admin_bits(after):
+                self._admins_changed(after.guild.id)  # rare: recomputed once, when next asked
+        elif event == "guild_role_delete":
+            if any(self._admin_bits(args[0])):
+                self._admins_changed(args[0].guild.id)
+        # guild_role_create: a new role has no members yet; they get it by a member_update.
         elif event == "guild_update":
             before, after = args
             if before.owner_id != after.owner_id:
@@ -392,6 +439,28 @@ class DiscordAdapter:
     def _note_channel(self, channel: int, guild: int) -> None:
         self._channel_guild[str(channel)] = guild
 
+    def _gateway_mark(self, guild_id: int | None, now: datetime) -> str:
+        """Where the dispatch being parsed stands in its gateway session: the session id and
+        the sequence number, which a RESUME replays unchanged and no other dispatch shares. It
+        identifies events Discord gives no id (reactions, leaves): a replayed one is recognised
+        by the pipeline, and add/remove/add within a second are three events.
+
+        discord.py sets the sequence before it parses a dispatch, and the adapter is called
+        synchronously by the parser (see `on_dispatch`), so the websocket's state is this
+        dispatch's. Without it (not connected), a number unique in this process stands in.
+        """
+        client = self.client
+        session: str | None = None
+        sequence: int | None = None
+        if client is not None:
+            with contextlib.suppress(Exception):
+                ws = client._get_websocket(guild_id)  # the guild's shard's connection
+                session, sequence = ws.session_id, ws.sequence
+        if session and sequence is not None:
+            return f"{session}:{sequence}"
+        self._local_marks += 1
+        return f"local:{now.isoformat()}:{self._local_marks}"
+
     def _reaction(self, payload: discord.RawReactionActionEvent, me: int, now: datetime) -> None:
         client = self.client
         if client is None or payload.guild_id is None or payload.user_id == me:
@@ -405,7 +474,8 @@ class DiscordAdapter:
         if person is not None and person.bot:
             return
         actor = canonical_user(person) if person is not None else User(str(payload.user_id))
-        self._submit(reaction_event(payload, guild, actor, now))
+        mark = self._gateway_mark(payload.guild_id, now)
+        self._submit(reaction_event(payload, guild, actor, now, mark=mark))
 
     def _interaction(self, interaction: discord.Interaction) -> None:
         if interaction.type is discord.InteractionType.application_command:
@@ -416,6 +486,8 @@ class DiscordAdapter:
         if interaction.type is not discord.InteractionType.component:
             return
         press = button_event(interaction, self.clock.now())
+        if press is not None and interaction.guild_id is None:
+            press = self._dm_press(press)  # a button of an admin notice sent to the owner
         if press is None:
             return
 
@@ -426,8 +498,15 @@ class DiscordAdapter:
 
         self._spawn(acknowledge())
 
+    def _dm_press(self, press: ButtonPress) -> ButtonPress | None:
+        chat = press.data.removeprefix(DM_BUTTON_PREFIX).partition(":")[0]
+        guild_id = self._guild_id(chat) if press.data.startswith(DM_BUTTON_PREFIX) else None
+        client = self.client
+        guild = client.get_guild(guild_id) if client is not None and guild_id else None
+        return dm_button_press(press, guild)
+
     def _automod(self, execution: discord.AutoModAction, now: datetime) -> None:
-        """See `translate.automod_event` for why a blocked message becomes a warning."""
+        """A message AutoMod blocked becomes a blocked message (see `translate.automod_event`)."""
         if execution.action.type not in AUTOMOD_BLOCKS or self.client is None:
             return
         guild = self.client.get_guild(execution.guild_id)
@@ -468,14 +547,15 @@ class DiscordAdapter:
 
     def _automod_id(self, execution: discord.AutoModAction, now: datetime) -> str:
         """One id per blocked message: Discord gives an execution no id, and a blocked message
-        has none either, so the rule, channel, member and content identify it, and repeats
-        within a few seconds (its other actions, a redelivery) reuse the first one's id."""
+        has none either, so the channel, member and content identify it. One message blocked
+        by several AutoMod rules comes as one execution per rule within moments; those (and a
+        redelivery) reuse the first one's id."""
         digest = hashlib.sha256(execution.content.encode()).hexdigest()[:16]
-        key = (execution.rule_id, execution.channel_id or 0, execution.user_id, digest)
+        key = (execution.channel_id or 0, execution.user_id, digest)
         seen = self._automod_seen.get(key)
         if seen is not None and now - seen[0] <= AUTOMOD_GROUPING:
             return seen[1]
-        event_id = f"automod:{execution.rule_id}:{execution.user_id}:{digest}:{now.isoformat()}"
+        event_id = f"automod:{execution.user_id}:{digest}:{now.isoformat()}"
         _remember(self._automod_seen, key, (now, event_id), REMEMBERED)
         return event_id
 
@@ -491,17 +571,23 @@ class DiscordAdapter:
     ) -> None:
         """Acknowledge at once (Discord allows three seconds), then submit as a `Command`.
 
-        A refusal is for the member's eyes only: a non-admin's admin command gets an
-        ephemeral response, decided here because the response's visibility is fixed when it
-        is deferred. (Admins listed only in Steward's config are unknown to the adapter; their
-        answers are then ephemeral too, which hides nothing from them.)
+        Some answers are for the member's eyes only, decided here because the response's
+        visibility is fixed when it is deferred: what concerns the member alone (`/report`,
+        `/appeal`, `/strikes`, `/help`, the "Report to admins" menu: a report must not show
+        who reported) and a non-admin's refused admin command. (Admins listed only in
+        Steward's config are unknown to the adapter; their answers are then ephemeral too,
+        which hides nothing from them.)
         """
         try:
-            ephemeral = name in ADMIN and not self._is_admin(interaction)
+            ephemeral = name in PRIVATE_ANSWERS or (
+                name in ADMIN and not self._is_admin(interaction)
+            )
             try:
                 await interaction.response.defer(ephemeral=ephemeral, thinking=True)
             except discord.HTTPException as exc:
-                log.warning("could not acknowledge /%s: %s", name, exc)
+                log.warning(
+                    "could not acknowledge /%s in server %s: %s", name, interaction.guild_id, exc
+                )
                 return
             _remember(self._interactions, str(interaction.id), (interaction, ephemeral), 1000)
             event = slash_event(
@@ -520,7 +606,13 @@ class DiscordAdapter:
     async def _tree_error(
         self, interaction: discord.Interaction, error: app_commands.AppCommandError
     ) -> None:
-        log.warning("slash command failed before reaching Steward: %s", error)
+        command = interaction.command.name if interaction.command is not None else "?"
+        log.warning(
+            "slash command /%s in server %s failed before reaching Steward: %s",
+            command,
+            interaction.guild_id,
+            error,
+        )
         self._slash_done(interaction.id)
         with contextlib.suppress(discord.HTTPException):
             if not interaction.response.is_done():
@@ -563,8 +655,27 @@ class DiscordAdapter:
 
     # -- host notices -----------------------------------------------------------------------
 
+    def _admin_bits(self, role: discord.Role) -> tuple[bool, bool, bool]:
+        """What of a role decides who is an admin (see `is_admin_member`); a role update that
+        changes none of it (a colour, another permission) changes nobody's status."""
+        perms = role.permissions
+        moderator = matches_role(role, self.config.moderator_roles)
+        return perms.administrator, perms.manage_guild, moderator
+
+    def _member_admin(self, guild: int, member: int, *, admin: bool) -> None:
+        """One member became (or stopped being) an admin: the guild's list is patched, not
+        recomputed over every member (113 ms at 20,000 members), and the host told."""
+        cached = self._admins.get(guild)
+        if cached is not None:
+            self._admins[guild] = cached | {str(member)} if admin else cached - {str(member)}
+        self._tell_admins_changed(guild)
+
     def _admins_changed(self, guild: int) -> None:
+        """Anyone's status may have changed: recomputed over the members when next asked."""
         self._admins.pop(guild, None)
+        self._tell_admins_changed(guild)
+
+    def _tell_admins_changed(self, guild: int) -> None:
         host = self.host
         if host is None:
             return
@@ -646,6 +757,8 @@ class DiscordAdapter:
     # -- outbound ---------------------------------------------------------------------------
 
     async def perform(self, action: Action) -> Outcome:
+        if self.down is not None:
+            return Outcome.failed(Failure.TEMPORARY, f"not connected to Discord: {self.down}")
         return await self._outbound.perform(action)
 
     def interaction(self, key: str) -> tuple[discord.Interaction, bool] | None:
@@ -653,16 +766,48 @@ class DiscordAdapter:
         return self._interactions.get(key)
 
 
+# Gateway close codes after which discord.py gives up, and what the person running Steward does.
+GATEWAY_CLOSE_CODES = {
+    4004: (
+        "Discord refused the bot token (close code 4004: it was reset or revoked); copy the "
+        "current one from the Developer Portal (Applications → your application → Bot → Reset "
+        "Token) into DISCORD_BOT_TOKEN and restart Steward"
+    ),
+    4010: "Discord refused the shard settings (close code 4010); check adapters.discord.shards",
+    4011: (
+        "Discord requires sharding for this many servers (close code 4011); set "
+        "adapters.discord.shards: auto and restart Steward"
+    ),
+    4012: "Discord refused the gateway version (close code 4012); upgrade Steward",
+    4013: "Discord refused the gateway intents (close code 4013); upgrade Steward",
+    4014: (
+        "Discord refused the privileged intents Steward needs (close code 4014): turn on "
+        "Message Content Intent and Server Members Intent in the Developer Portal "
+        "(Applications → your application → Bot → Privileged Gateway Intents) and restart "
+        "Steward"
+    ),
+}
+
+
+def gateway_failure(exc: BaseException | None) -> str:
+    """Why the gateway connection ended for good, and what to do about it, in one line."""
+    code = getattr(exc, "code", None)
+    if isinstance(exc, discord.PrivilegedIntentsRequired):
+        code = 4014
+    if isinstance(code, int) and code in GATEWAY_CLOSE_CODES:
+        return GATEWAY_CLOSE_CODES[code]
+    if exc is None:
+        what = "the gateway connection closed and discord.py did not reconnect"
+    elif isinstance(code, int):
+        what = f"the gateway closed the connection with code {code} ({exc})"
+    else:
+        what = f"the gateway connection failed: {type(exc).__name__}: {exc}"
+    return f"{what}; restart Steward (under a supervisor, it restarts it), and check the log above"
+
+
 def _log_ready(ready: asyncio.Future[None]) -> None:
     if not ready.cancelled():
         log.info("Discord is ready")
-
-
-def _remember(table: OrderedDict[K, V], key: K, value: V, limit: int) -> None:
-    table[key] = value
-    table.move_to_end(key)
-    while len(table) > limit:
-        table.popitem(last=False)
 
 
 class _Client(discord.Client):

@@ -8,8 +8,13 @@ picker instead of `@name`, a number field for `/pardon`, and admin commands that
 only to members with Timeout Members by default (`default_permissions`; server admins can change
 that in Server Settings → Integrations, and Steward still checks admin status itself).
 
-Commands are registered per guild (see `DiscordAdapter._sync_commands`): guild commands appear
-at once, global ones can take an hour to reach every client.
+Commands are registered per guild (see `DiscordAdapter._sync_guild`): guild commands appear
+at once, global ones can take an hour to reach every client. What concerns the member alone
+(`/report`, `/appeal`, `/strikes`, `/help`, "Report to admins") is answered privately
+(ephemeral; see `DiscordAdapter._slash`).
+
+Typed text commands (`/warn` replying to a message) work too, for Steward's own verbs only (see
+`translate.parse_command`); `!` is left to other bots.
 """
 
 from __future__ import annotations

@@ -5,19 +5,26 @@ before the call: Discord answers both "the bot lacks the permission" and "the me
 the bot" with the same 403, and only the first is something the admins can fix, so the check
 is what lets the outcome say which. A member whose highest role is not below the bot's, or the
 owner, is never acted on. The call goes through discord.py's HTTP client, which waits out 429s
-itself; server errors and network failures are retried a bounded number of times; everything
+and retries server errors itself; only a failed connection is tried once more here; everything
 else comes back as an `Outcome` naming the missing permission or the reason.
 
 What Steward does on Discord, concretely: a mute is a timeout (`communication_disabled_until`,
-at most 28 days; the executor renews longer ones) or, with `mute_role`, that role; a
-restriction is the `restrict_role`; an unmute undoes whichever of those the member has and
-nothing else; a ban purges a day of messages when the rule deleted spam, and a temporary ban is
-a ban plus the executor's persisted unban job (Discord bans have no duration).
+at most 28 days, asked a few minutes short of that so a clock ahead of Discord's is not refused;
+the executor renews longer ones a day before they end) or, with `mute_role`, that role; a
+restriction is the `restrict_role`; an unmute lifts the timeout and the mute role, whichever the
+member has, and at a mute's timed end only what Steward's mutes apply (so it leaves alone a
+timeout a moderator or AutoMod gave); an unrestriction takes the restrict role back and nothing
+else; a ban purges a day of messages when the rule deleted spam, and a temporary ban is a ban
+plus the executor's persisted unban job (Discord bans have no duration). Member actions accept
+a server id as their chat as well as a channel id: the executor's timed jobs act on the server,
+which outlives the channel the punishment was given in.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Protocol
@@ -32,7 +39,7 @@ from adapters.discord.permissions import (
     hierarchy_refusal,
     matches_role,
 )
-from adapters.discord.translate import INTERACTION_PREFIX
+from adapters.discord.translate import INTERACTION_PREFIX, dm_button_data
 from bot.actions import (
     Action,
     Ban,
@@ -47,14 +54,20 @@ from bot.actions import (
     Send,
     Unban,
     Unmute,
+    Unrestrict,
     Warn,
 )
 from bot.adapter import Failure, Outcome
 from bot.clock import Clock
 from bot.config import DiscordConfig
 
+log = logging.getLogger("steward.discord")
+
 # Discord's longest timeout; the executor renews longer mutes (Capabilities.max_mute).
 MAX_TIMEOUT = timedelta(days=28)
+# Timeouts ask for this much less than 28 days: Discord refuses anything beyond 28 days by its
+# own clock, and ours may be a little ahead.
+TIMEOUT_MARGIN = timedelta(minutes=5)
 # A ban's purge window when the rule asks to delete the member's recent messages.
 BAN_PURGE_SECONDS = 24 * 60 * 60
 # Interactions can be followed up for 15 minutes after they were created.
@@ -88,6 +101,8 @@ class Outbound:
         self.clock = clock
         self.retries = retries
         self.backoff = backoff
+        # Servers whose admin notices could not be delivered (logged once, see `_notify`).
+        self._owner_unreachable: set[int] = set()
 
     async def perform(self, action: Action) -> Outcome:
         client = self.connection.client
@@ -102,7 +117,8 @@ class Outbound:
         guild = await self.connection.guild_of(action.chat)
         if guild is None:
             return Outcome.failed(
-                Failure.NOT_FOUND, f"Steward is not in a Discord server with channel {action.chat}"
+                Failure.NOT_FOUND,
+                f"Steward is not in a Discord server with channel or id {action.chat}",
             )
         try:
             refusal = await self._check(guild, action)
@@ -113,18 +129,32 @@ class Outbound:
         return await self._attempt(action, lambda: self._call(guild, action))
 
     async def _attempt(self, action: Action, call: Callable[[], Awaitable[str]]) -> Outcome:
+        """The call, repeated only after a connection-level failure (`retries` times, once by
+        default): the request may not have reached Discord. A server error is not repeated
+        here: discord.py already retries 500, 502, 504 and 524 five times over 25 s, and a loop
+        around that multiplied it into more than a minute per action during an outage, with
+        the guild's other events waiting behind it. The executor decides what a TEMPORARY
+        failure leads to."""
         for attempt in range(self.retries + 1):
             try:
                 note = await call()
-            except (discord.DiscordServerError, aiohttp.ClientError, OSError, TimeoutError) as exc:
-                if attempt == self.retries:
+            except discord.DiscordServerError as exc:
+                return Outcome.failed(
+                    Failure.TEMPORARY, f"Discord did not answer ({_describe(exc)})"
+                )
+            except discord.HTTPException as exc:
+                return await self._failed(action, exc)
+            except _CONNECTION_ERRORS as exc:
+                if attempt >= self.retries:
                     return Outcome.failed(
-                        Failure.TEMPORARY, f"Discord did not answer ({_describe(exc)})"
+                        Failure.TEMPORARY, f"Discord could not be reached ({_describe(exc)})"
                     )
                 await asyncio.sleep(self.backoff * 2**attempt)
                 continue
-            except discord.HTTPException as exc:
-                return await self._failed(action, exc)
+            except aiohttp.ClientError as exc:  # a broken answer: the call may have worked
+                return Outcome.failed(
+                    Failure.TEMPORARY, f"Discord's answer was unreadable ({_describe(exc)})"
+                )
             except _GoneError as exc:
                 return Outcome.failed(Failure.NOT_FOUND, str(exc))
             except _RefusedError as exc:
@@ -135,18 +165,33 @@ class Outbound:
     async def _check(self, guild: discord.Guild, action: Action) -> Refusal | None:
         """Permissions and hierarchy, before the call: Discord's own 403 does not say which.
 
-        An unmute is checked as it goes (`_unmute`): what it needs depends on what the member
-        has, a timeout (Timeout Members) or a role (Manage Roles).
+        An unmute or unrestriction is checked as it goes (`_unmute`, `_unrestrict`): what it
+        needs depends on what the member has, a timeout (Timeout Members) or a role (Manage
+        Roles).
         """
         me = guild.me
-        if me is None or isinstance(action, Unmute):
+        if me is None or isinstance(action, Unmute | Unrestrict):
             return None  # not cached yet: let Discord decide
         perms = me.guild_permissions
         channel = guild.get_channel_or_thread(int(action.chat)) if action.chat.isdigit() else None
+        thread = isinstance(channel, discord.Thread)
+        if isinstance(channel, discord.Thread) and channel.parent is None:
+            # A thread's permissions are its parent channel's, which Steward cannot see
+            # (discord.py would raise): say so rather than guess.
+            return Refusal(
+                Failure.MISSING_RIGHT,
+                f"Steward cannot see the channel that thread {channel.name} belongs to "
+                f"(id {channel.parent_id}): give it View Channel there",
+            )
         here = channel.permissions_for(me) if channel is not None else perms
         if isinstance(action, Delete):
             return _needs(here.manage_messages, "manage_messages")
-        if isinstance(action, Send | Warn | NotifyAdmins):
+        if isinstance(action, NotifyAdmins):
+            return None  # it never goes to this channel (see `_notify`)
+        if isinstance(action, Send | Warn):
+            if thread:  # posting in a thread takes its own permission, not Send Messages
+                allowed = here.send_messages_in_threads and here.view_channel
+                return _needs(allowed, "send_messages_in_threads")
             return _needs(here.send_messages and here.view_channel, "send_messages")
         if not isinstance(action, MemberAction):
             return None
@@ -235,6 +280,8 @@ class Outbound:
                 return "Discord roles have no duration; Steward lifts it when due"
         elif isinstance(action, Unmute):
             return await self._unmute(guild, action, reason)
+        elif isinstance(action, Unrestrict):
+            return await self._unrestrict(guild, action, reason)
         elif isinstance(action, Kick):
             await http.kick(int(action.user), guild.id, reason=reason)
         elif isinstance(action, Ban):
@@ -261,9 +308,10 @@ class Outbound:
         now = self.clock.now()
         until = action.until
         note = ""
-        if until is None or until - now > MAX_TIMEOUT:
+        longest = MAX_TIMEOUT - TIMEOUT_MARGIN
+        if until is None or until - now > longest:
             # The executor renews long mutes; only a mute "for good" gets here.
-            until = now + MAX_TIMEOUT
+            until = now + longest
             note = (
                 "Discord timeouts last at most 28 days; set adapters.discord.mute_role "
                 "for mutes without an end"
@@ -277,29 +325,55 @@ class Outbound:
         return note
 
     async def _unmute(self, guild: discord.Guild, action: Unmute, reason: str | None) -> str:
-        """Undo what a mute or a restriction did: the timeout, the mute role, the restrict
-        role, whichever the member has; other roles are left alone."""
+        """Lift a mute: the timeout and the mute role, whichever the member has. At a mute's
+        timed end (`expired`) only what Steward's mutes apply: the mute role when one is
+        configured (then a timeout is someone else's), else the timeout. The restrict role
+        and other roles are left alone."""
         http = self._http()
-        try:  # asked afresh: the cache may lag behind the mute being undone
-            member = await guild.fetch_member(int(action.user))
-        except discord.NotFound:
-            raise _GoneError("the member is no longer in the server") from None
+        member = await self._fresh_member(guild, action.user)
         undone: list[str] = []
         me = guild.me
         perms = me.guild_permissions if me is not None else discord.Permissions.all()
-        if member.timed_out_until is not None and member.timed_out_until > self.clock.now():
+        timeout = not (action.expired and self.config.mute_role)
+        if (
+            timeout
+            and member.timed_out_until is not None
+            and member.timed_out_until > self.clock.now()
+        ):
             _require(perms.moderate_members, "moderate_members")
             await http.edit_member(
                 guild.id, member.id, communication_disabled_until=None, reason=reason
             )
             undone.append("timeout")
-        for option in (self.config.mute_role, self.config.restrict_role):
-            role = _find_role(guild, option) if option else None
-            if role is not None and member.get_role(role.id) is not None:
-                _require(perms.manage_roles, "manage_roles")
-                await http.remove_role(guild.id, member.id, role.id, reason=reason)
-                undone.append(f"role {role.name}")
+        role = _find_role(guild, self.config.mute_role or "")
+        if role is not None and member.get_role(role.id) is not None:
+            _require(perms.manage_roles, "manage_roles")
+            await http.remove_role(guild.id, member.id, role.id, reason=reason)
+            undone.append(f"role {role.name}")
         return "" if undone else "was not muted"
+
+    async def _unrestrict(
+        self, guild: discord.Guild, action: Unrestrict, reason: str | None
+    ) -> str:
+        """Take the restrict role back; a mute (timeout or mute role) stays."""
+        member = await self._fresh_member(guild, action.user)
+        role = _find_role(guild, self.config.restrict_role or "")
+        if role is None or member.get_role(role.id) is None:
+            return "was not restricted"
+        me = guild.me
+        perms = me.guild_permissions if me is not None else discord.Permissions.all()
+        _require(perms.manage_roles, "manage_roles")
+        await self._http().remove_role(guild.id, member.id, role.id, reason=reason)
+        return ""
+
+    async def _fresh_member(self, guild: discord.Guild, user: str) -> discord.Member:
+        """The member asked afresh: the cache may lag behind the punishment being undone."""
+        if not user.isdigit():
+            raise _GoneError(f"{user} is not a Discord member id")
+        try:
+            return await guild.fetch_member(int(user))
+        except discord.NotFound:
+            raise _GoneError("the member is no longer in the server") from None
 
     async def _send(
         self, channel: int, guild: int, text: str, reply_to: str, buttons: tuple[Button, ...]
@@ -321,16 +395,46 @@ class Outbound:
             await target.send(text[:2000], reference=reference)  # type: ignore[arg-type]
 
     async def _notify(self, guild: discord.Guild, action: NotifyAdmins) -> str:
-        """In the moderators-only channel of a Community server when Steward may post there,
-        otherwise in the channel where it happened (a group's `log_chat` is used before this,
-        by the core)."""
+        """For the admins' eyes only (a group's `log_chat` is used before this, by the core):
+        the moderators-only channel of a Community server when Steward may post there,
+        otherwise a direct message to the server's owner. Never the channel where it happened:
+        an appeal quotes the deleted message and carries the Uphold/Pardon buttons, a report
+        names the reporter. When the owner does not accept direct messages either, the log
+        says so once per server and the outcome asks for a `log_chat`."""
         channel = guild.public_updates_channel
         me = guild.me
         if channel is not None and me is not None and channel.permissions_for(me).send_messages:
             await self._send(channel.id, guild.id, action.text, "", action.buttons)
             return f"posted in #{channel.name}"
-        await self._send(int(action.chat), guild.id, action.text, "", action.buttons)
-        return ""
+        if guild.owner_id is None:
+            raise _RefusedError(_NO_ADMIN_CHANNEL)
+        # Buttons pressed in a direct message come back without a server: they carry the
+        # channel the notice is about (see `translate.dm_button_data`).
+        buttons = tuple(
+            dataclasses.replace(b, data=dm_button_data(action.chat, b.data)) if b.data else b
+            for b in action.buttons
+        )
+        http = self._http()
+        try:
+            dm = await http.start_private_message(guild.owner_id)
+            params = handle_message_parameters(content=action.text[:2000], view=_view(buttons))
+            await http.send_message(int(dm["id"]), params=params)
+        except discord.HTTPException as exc:
+            if isinstance(exc, discord.DiscordServerError):
+                raise
+            if guild.id not in self._owner_unreachable:
+                self._owner_unreachable.add(guild.id)
+                log.warning(
+                    "admin notices of server %s (%s) cannot be delivered: it has no log_chat, "
+                    "and its owner does not accept direct messages from Steward (%s); set "
+                    "log_chat in the group's config",
+                    guild.name,
+                    guild.id,
+                    exc.text or exc.status,
+                )
+            raise _RefusedError(_NO_ADMIN_CHANNEL) from None
+        self._owner_unreachable.discard(guild.id)
+        return "sent to the server owner by direct message"
 
     async def _direct_message(self, action: DirectMessage) -> str:
         http = self._http()
@@ -390,6 +494,14 @@ class Outbound:
         return self.connection.client.http
 
 
+_NO_ADMIN_CHANNEL = Refusal(
+    Failure.UNREACHABLE,
+    "no log_chat is configured for this server and its owner does not accept direct messages "
+    "from Steward: set log_chat in the group's config so admin notices have a private place",
+)
+# Failures before Discord answered: no connection, a reset, a timeout.
+_CONNECTION_ERRORS = (aiohttp.ClientConnectionError, OSError, TimeoutError)
+
 _NEEDED: dict[type[Action], str] = {
     Delete: "manage_messages",
     Send: "send_messages",
@@ -398,6 +510,7 @@ _NEEDED: dict[type[Action], str] = {
     Mute: "moderate_members",
     Unmute: "moderate_members",
     Restrict: "manage_roles",
+    Unrestrict: "manage_roles",
     Kick: "kick_members",
     Ban: "ban_members",
     Unban: "ban_members",

@@ -19,6 +19,7 @@ from bot.adapter import Failure
 PERMISSION_NAMES = {
     "manage_messages": "the Manage Messages permission",
     "send_messages": "the Send Messages permission in this channel",
+    "send_messages_in_threads": "the Send Messages in Threads permission in this thread's channel",
     "moderate_members": "the Timeout Members permission",
     "manage_roles": "the Manage Roles permission",
     "kick_members": "the Kick Members permission",

@@ -10,18 +10,22 @@ that show here:
   welcome or a raid notice has somewhere to go and raid windows count in one place.
 - Event ids are Discord's snowflakes where Discord gives one (a message, an interaction), so a
   redelivered MESSAGE_CREATE after a gateway RESUME is recognised by the pipeline. An edit is
-  `edit:{message}:{edited_timestamp}`; events without an id of their own (reactions, leaves)
-  carry the second they were seen, which is what makes a replay within a resume harmless.
+  `edit:{message}:{edited_timestamp}`. Events without an id of their own (reactions, leaves)
+  carry their place in the gateway session (`mark`: session id and sequence number, which a
+  RESUME replays unchanged), so a replay is recognised and two reactions within one second
+  are still two events.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from datetime import UTC, datetime
 from typing import Any
 
 import discord
 
+from bot.commands import knows
 from bot.events import (
     ButtonPress,
     Chat,
@@ -36,10 +40,11 @@ from bot.events import (
 from bot.events import Message as CanonicalMessage
 
 PLATFORM = "discord"
-# Text commands are typed the way Discord users type slash commands; `!` is Discord bots' other
-# habit and costs nothing to accept.
-COMMAND_PREFIXES = ("/", "!")
+# Text commands are typed the way Discord users type slash commands. Not `!`: that is other
+# bots' prefix, and answering their `!ban` too would punish a member twice.
+COMMAND_PREFIXES = ("/",)
 INTERACTION_PREFIX = "interaction:"
+DM_BUTTON_PREFIX = "dm:"
 _VERB = re.compile(r"[a-z][a-z0-9_]{0,31}")
 _USER_MENTION = re.compile(r"<@!?(\d{15,20})>")
 
@@ -166,7 +171,8 @@ def is_ignored_author(message: discord.Message, me: int) -> bool:
 def message_event(
     message: discord.Message, *, edited: bool, now: datetime, me: int = 0
 ) -> CanonicalMessage | Command | None:
-    """A message (or its edit) as a canonical `Message`, or a `Command` when it starts with one.
+    """A message (or its edit) as a canonical `Message`, or a `Command` when it starts with one
+    of Steward's commands (see `parse_command`).
 
     Edits never become commands: re-running `/ban` because a typo was fixed would punish twice.
     """
@@ -229,7 +235,9 @@ def message_event(
 
 
 def parse_command(text: str) -> tuple[str, tuple[str, ...]] | None:
-    """`/verb args` (or `!verb args`) at the start of a message; the verb is lowercased."""
+    """`/verb args` at the start of a message, when the verb is one of Steward's commands
+    (`bot.commands.knows`); the verb is lowercased. Anything else ("/free crypto", "/shrug")
+    stays a message and is judged by the rules like any text."""
     stripped = text.lstrip()
     if not stripped.startswith(COMMAND_PREFIXES):
         return None
@@ -237,8 +245,8 @@ def parse_command(text: str) -> tuple[str, tuple[str, ...]] | None:
     if not words or stripped[1:2].isspace():
         return None  # "/", "/ shrug"
     verb = words[0].lower()
-    if not _VERB.fullmatch(verb):
-        return None  # "!!!", a path like "/usr/bin": not a command
+    if not _VERB.fullmatch(verb) or not knows(verb):
+        return None  # "/usr/bin", "/free crypto": not a command of Steward's
     return verb, tuple(words[1:])
 
 
@@ -267,16 +275,15 @@ def join_event(member: discord.Member, now: datetime) -> Join:
     )
 
 
-def leave_event(guild: discord.Guild, user: discord.abc.User, now: datetime) -> Leave:
+def leave_event(guild: discord.Guild, user: discord.abc.User, now: datetime, *, mark: str) -> Leave:
     """Discord does not say whether the member left or was removed, nor when: the time is when
-    Steward heard of it (to the second, see the module docstring)."""
-    at = now.replace(microsecond=0)
+    Steward heard of it; `mark` identifies the dispatch (see the module docstring)."""
     return Leave(
         platform=PLATFORM,
         chat=canonical_chat(guild_channel(guild), guild),
         actor=canonical_user(user),
-        at=at,
-        id=f"leave:{user.id}:{at.isoformat()}",
+        at=now,
+        id=f"leave:{user.id}:{mark}",
     )
 
 
@@ -292,8 +299,11 @@ def reaction_event(
     guild: discord.Guild | None,
     actor: User,
     now: datetime,
+    *,
+    mark: str,
 ) -> Reaction:
-    at = now.replace(microsecond=0)
+    """A reaction added or removed; `mark` identifies the dispatch (see the module docstring),
+    since Discord gives a reaction no id and may add, remove and add it again in one second."""
     removed = payload.event_type == "REACTION_REMOVE"
     emoji = emoji_name(payload.emoji)
     target = User(str(payload.message_author_id)) if payload.message_author_id else None
@@ -301,10 +311,10 @@ def reaction_event(
         platform=PLATFORM,
         chat=canonical_chat(payload.channel_id, guild),
         actor=actor,
-        at=at,
+        at=now,
         id=(
             f"reaction:{payload.message_id}:{payload.user_id}:{emoji}:"
-            f"{'remove' if removed else 'add'}:{at.isoformat()}"
+            f"{'remove' if removed else 'add'}:{mark}"
         ),
         message_id=str(payload.message_id),
         emoji=(emoji,) if emoji else (),
@@ -328,6 +338,23 @@ def button_event(interaction: discord.Interaction, now: datetime) -> ButtonPress
         data=custom_id,
         message_id=str(interaction.message.id) if interaction.message is not None else "",
     )
+
+
+def dm_button_data(chat: str, data: str) -> str:
+    """A button's data when its message goes to an admin's direct messages: a press there
+    comes without a server, so the data carries the channel the notice is about."""
+    return f"{DM_BUTTON_PREFIX}{chat}:{data}"
+
+
+def dm_button_press(press: ButtonPress, guild: discord.Guild | None) -> ButtonPress | None:
+    """A press in a direct message, placed back in the channel its notice was about (None:
+    not one of the buttons `dm_button_data` made)."""
+    if not press.data.startswith(DM_BUTTON_PREFIX):
+        return None
+    chat, _, data = press.data[len(DM_BUTTON_PREFIX) :].partition(":")
+    if not chat.isdigit() or guild is None:
+        return None
+    return dataclasses.replace(press, chat=canonical_chat(int(chat), guild), data=data)
 
 
 def interaction_reply_id(interaction_id: int | str) -> str:
@@ -361,10 +388,12 @@ def slash_event(
     )
 
 
-def automod_reason(execution: discord.AutoModAction) -> str:
+def automod_source(execution: discord.AutoModAction) -> str:
+    """Which AutoMod rule blocked the message and what it matched, for the case's evidence
+    (admins read it in the moderation log; it is never said in the chat)."""
     matched = execution.matched_keyword or execution.matched_content
-    said = f" (matched “{matched}”)" if matched else ""
-    return f"message blocked by Discord AutoMod{said}"
+    said = f", matched “{matched}”" if matched else ""
+    return f"Discord AutoMod rule {execution.rule_id}{said}"
 
 
 def automod_event(
@@ -373,35 +402,25 @@ def automod_event(
     offender: User,
     event_id: str,
     now: datetime,
-) -> Command | None:
-    """A message Discord's AutoMod blocked, as an admin's `/warn` of its author.
+) -> CanonicalMessage | None:
+    """A message Discord's AutoMod blocked, as a message the platform blocked (`blocked_by`).
 
-    Why a `/warn` and not a `Message`: the blocked text never reached the channel, and Steward's
-    own rules may not match what AutoMod's keyword lists, regexes or spam filters caught, so a
-    `Message` would often change nothing. A warning goes through the core's command handler,
-    which adds one strike on the very ladder the group's rules feed, records a case (source
-    "admin", with AutoMod named in the reason) and applies the step the member reaches, so
-    Discord's filtering and Steward's escalation add up. Nothing in `rules/` or the pipeline
-    needed to change for it.
-
-    The warning is given in the name of the guild's owner: AutoMod rules are the guild
-    managers' own settings and act with the guild's authority, and the owner is the one account
-    that always holds it (so the core's admin check passes, and an AutoMod hit on an admin is
-    refused like any warning of an admin). Only executions that blocked a message count, once
-    per blocked message (the adapter gives an alert and a timeout of the same message the same
-    event id, so the pipeline drops the repeats).
+    It goes through the group's rules like any message: the stock rule `blocked-by-platform`
+    (`when: {blocked: true}`, one strike) counts it on the group's ladder, so Discord's own
+    filtering and Steward's graduated penalties add up, and admins tune or switch that off in
+    YAML like any rule (mode, strike, exemptions). The group's other rules judge the blocked
+    text too, and one offence still counts once. The text never reached the channel, so nothing
+    is deleted or replied to, and nothing repeats it in the chat: the case and the moderation
+    log keep it for the admins. The adapter only reports what happened; it decides nothing.
     """
-    if execution.channel_id is None or guild.owner_id is None:
+    if execution.channel_id is None:
         return None
-    owner = guild.get_member(guild.owner_id)
-    actor = canonical_user(owner) if owner is not None else User(str(guild.owner_id))
-    return Command(
+    return CanonicalMessage(
         platform=PLATFORM,
         chat=canonical_chat(execution.channel_id, guild),
-        actor=actor,
+        actor=offender,
         at=now,
         id=event_id,
-        name="warn",
-        args=tuple(automod_reason(execution).split()),
-        target=offender,
+        text=execution.content,
+        blocked_by=automod_source(execution),
     )

@@ -16,7 +16,7 @@ import dataclasses
 import logging
 from collections import OrderedDict
 from datetime import datetime, timedelta
-from typing import TypeVar, cast
+from typing import cast
 from urllib.parse import urlsplit
 
 from telegram import (
@@ -39,6 +39,7 @@ from telegram.error import (
 )
 from telegram.ext import Application, ContextTypes, TypeHandler
 
+from adapters.common import remember as _remember
 from adapters.telegram.ratelimit import TelegramRateLimiter
 from adapters.telegram.translate import ANONYMOUS_ADMIN, PLATFORM, Translation, translate
 from bot.actions import (
@@ -57,6 +58,7 @@ from bot.actions import (
     Send,
     Unban,
     Unmute,
+    Unrestrict,
     Warn,
 )
 from bot.adapter import Failure, Host, Outcome
@@ -66,8 +68,6 @@ from bot.config import TelegramConfig
 from bot.events import AnyEvent, Join, Leave, User
 
 log = logging.getLogger("steward.telegram")
-K = TypeVar("K")
-V = TypeVar("V")
 
 ALLOWED_UPDATES = [
     Update.MESSAGE,
@@ -356,7 +356,7 @@ class TelegramAdapter:
                 Failure.NOT_ALLOWED,
                 "Telegram cannot mute a channel or group that posts as itself; ban it instead",
             )
-        if isinstance(action, Unmute) and _is_chat(action.user):
+        if isinstance(action, Unmute | Unrestrict) and _is_chat(action.user):
             return Outcome.done("a channel is never muted on Telegram")
         return None
 
@@ -400,8 +400,10 @@ class TelegramAdapter:
                 until_date=self._until(action.until),
                 use_independent_chat_permissions=True,
             )
-        elif isinstance(action, Unmute):
-            # Give back exactly what the chat allows its members, which is what a mute took.
+        elif isinstance(action, Unmute | Unrestrict):
+            # Give back exactly what the chat allows its members, which is what a mute or a
+            # restriction took: Telegram keeps one set of permissions per member, so lifting
+            # either lifts both.
             allowed = await self._chat_permissions(chat)
             await bot.restrict_chat_member(
                 chat, int(action.user), allowed, use_independent_chat_permissions=True
@@ -573,10 +575,3 @@ def _without(allowed: ChatPermissions, denied: frozenset[Permission]) -> ChatPer
         for name in _PERMISSION_FIELDS.get(permission, ()):
             values[name] = False
     return ChatPermissions(**values)
-
-
-def _remember(table: OrderedDict[K, V], key: K, value: V, limit: int) -> None:
-    table[key] = value
-    table.move_to_end(key)
-    while len(table) > limit:
-        table.popitem(last=False)

@@ -30,6 +30,7 @@ from telegram import Chat as TgChat
 from telegram import User as TgUser
 from telegram.ext import filters
 
+from bot.commands import knows
 from bot.events import (
     AnyEvent,
     ButtonPress,
@@ -256,13 +257,17 @@ def _message(
 def _command(
     message: Message, text: str, entities: dict[MessageEntity, str], bot_username: str
 ) -> tuple[str, tuple[str, ...]] | None:
-    """`/verb args` at the start of a message, addressed to us or to nobody in particular."""
+    """`/verb args` at the start of a message, addressed to us or to nobody in particular, when
+    the verb is one of Steward's commands (`bot.commands.knows`): "/free crypto" or another
+    bot's "/ban" is a message, judged by the rules like any text."""
     for entity, value in entities.items():
         if entity.type != MessageEntity.BOT_COMMAND or entity.offset != 0:
             continue
         verb, _, addressee = value[1:].partition("@")
         if addressee and bot_username and addressee.lower() != bot_username.lower():
             return None  # another bot's command
+        if not knows(verb):
+            return None
         rest = text[entity.offset + entity.length :]
         return verb.lower(), tuple(rest.split())
     return None

@@ -211,9 +211,21 @@ class Store(Protocol):
 
     async def scheduled_jobs(self) -> list[Job]: ...
 
-    async def reschedule_job(self, job_id: int, run_at: datetime) -> None: ...
+    async def reschedule_job(
+        self, job_id: int, run_at: datetime, payload: dict[str, Any] | None = None
+    ) -> None:
+        """Move a job; with `payload`, replace its payload too (a retry's bookkeeping)."""
+        ...
 
-    async def finish_job(self, job_id: int, at: datetime, status: str = "done") -> None: ...
+    async def finish_job(
+        self,
+        job_id: int,
+        at: datetime,
+        status: str = "done",
+        payload: dict[str, Any] | None = None,
+    ) -> None:
+        """Finish a scheduled job; with `payload`, keep that payload (a failure's reason)."""
+        ...
 
     async def cancel_jobs(
         self, kind: str, platform: str, chat: str, match: dict[str, Any]

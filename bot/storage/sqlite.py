@@ -592,11 +592,24 @@ class SqliteStore:
         )
         return [_job(r) for r in rows]
 
-    async def reschedule_job(self, job_id: int, run_at: datetime) -> None:
-        params = (ts(run_at), job_id)
-        await self._run("UPDATE jobs SET run_at = ? WHERE id = ?", params)
+    async def reschedule_job(
+        self, job_id: int, run_at: datetime, payload: dict[str, Any] | None = None
+    ) -> None:
+        if payload is None:
+            await self._run("UPDATE jobs SET run_at = ? WHERE id = ?", (ts(run_at), job_id))
+        else:
+            await self._run(
+                "UPDATE jobs SET run_at = ?, payload = ? WHERE id = ?",
+                (ts(run_at), json.dumps(payload), job_id),
+            )
 
-    async def finish_job(self, job_id: int, at: datetime, status: str = "done") -> None:
+    async def finish_job(
+        self,
+        job_id: int,
+        at: datetime,
+        status: str = "done",
+        payload: dict[str, Any] | None = None,
+    ) -> None:
         def work(db: sqlite3.Connection) -> str | None:
             row = db.execute(
                 "SELECT kind FROM jobs WHERE id = ? AND status = 'scheduled'", (job_id,)
@@ -606,6 +619,10 @@ class SqliteStore:
             db.execute(
                 "UPDATE jobs SET status = ?, done_at = ? WHERE id = ?", (status, ts(at), job_id)
             )
+            if payload is not None:
+                db.execute(
+                    "UPDATE jobs SET payload = ? WHERE id = ?", (json.dumps(payload), job_id)
+                )
             return str(row[0])
 
         finished = await self._transaction(work)

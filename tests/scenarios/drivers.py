@@ -188,8 +188,8 @@ class Driver(ABC):
         return sum(fragment in text for text in self.bot_texts())
 
     def notices_to_admins(self) -> list[str]:
-        """Notices about something Steward could not do (no log chat is configured, so they
-        go to the chat where it happened, on both platforms)."""
+        """Notices about something Steward could not do, where the platform puts them when no
+        log chat is configured (Telegram: the chat where it happened)."""
         return [t for t in self.bot_texts() if t.startswith("I could not")]
 
     @abstractmethod
@@ -404,6 +404,14 @@ class DiscordDriver(Driver):
 
     def bot_texts(self) -> list[str]:
         return [str(m["content"]) for m in self._sent_here()]
+
+    def notices_to_admins(self) -> list[str]:
+        """On Discord they never go to a public channel: without a log chat (or a Community
+        server's moderators-only channel), the owner gets them by direct message."""
+        owner = int(self.rig.owner["id"])
+        return [
+            str(m["content"]) for m in self.api.dms(owner) if m["content"].startswith("I could not")
+        ]
 
     def answers_to(self, message: Posted) -> list[str]:
         return [
