@@ -212,6 +212,8 @@ class Executor:
         caps = adapter.capabilities
         now = self.clock.now()
         until = getattr(action, "until", None)
+        if isinstance(action, Mute) and until is None and caps.renews_mutes and caps.max_mute:
+            return self._renewed(action, now, caps.platform, caps.max_mute, None)
         if not isinstance(action, Mute | Restrict | Ban) or until is None:
             return action, "", None
         duration = until - now
@@ -227,23 +229,31 @@ class Executor:
             undo = "unban" if isinstance(action, Ban) else "lifting"
             note = f"{undo} scheduled for {until.isoformat()}"
             return dataclasses.replace(action, until=None), note, (job, until, payload)
-        if isinstance(action, Mute) and caps.renews_mutes and caps.max_mute is not None:
-            longest = caps.max_mute - MUTE_MARGIN
-            if duration > longest:
-                # Muted for as long as the platform allows, renewed a day before that ends.
-                first = now + longest
-                renew = first - min(RENEW_AHEAD, longest / 2)
-                note = (
-                    f"{caps.platform} mutes last at most {format_duration(caps.max_mute)}; "
-                    "renewal scheduled"
-                )
-                followup = (RENEW_MUTE_JOB, renew, payload)
-                return dataclasses.replace(action, until=first), note, followup
+        longest_mute = caps.max_mute if caps.renews_mutes else None
+        if isinstance(action, Mute) and longest_mute and duration > longest_mute - MUTE_MARGIN:
+            return self._renewed(action, now, caps.platform, longest_mute, until)
         kind = ActionKind.MUTE if isinstance(action, Mute) else action.kind
         fitted, note = caps.clamp(kind, duration)
         if fitted != duration:
             return dataclasses.replace(action, until=now + fitted), note, None
         return action, "", None
+
+    @staticmethod
+    def _renewed(
+        action: Mute, now: datetime, platform: str, longest_mute: timedelta, until: datetime | None
+    ) -> tuple[Action, str, tuple[str, datetime, dict[str, str]]]:
+        """A mute longer than the platform's longest (or for good, `until` None): muted for as
+        long as the platform allows, renewed a day before that ends, until `until` if any."""
+        longest = longest_mute - MUTE_MARGIN
+        first = now + longest
+        renew = first - min(RENEW_AHEAD, longest / 2)
+        note = f"{platform} mutes last at most {format_duration(longest_mute)}; renewal scheduled"
+        payload = {
+            "user": action.user,
+            "user_name": action.user_name,
+            "until": until.isoformat() if until else "",  # "" for good
+        }
+        return dataclasses.replace(action, until=first), note, (RENEW_MUTE_JOB, renew, payload)
 
     # -- timed undo jobs --------------------------------------------------------------------
 
@@ -260,8 +270,9 @@ class Executor:
         """Mute again until the mute's real end; `_fit` cuts it to the platform's longest and
         schedules the next renewal when it is still too long. A renewal that runs late (the
         bot was down when it was due) mutes again from now: the mute had ended meanwhile."""
-        until = datetime.fromisoformat(str(job.payload["until"]))
-        if until <= self.clock.now():
+        written = str(job.payload["until"])
+        until = datetime.fromisoformat(written) if written else None  # None: muted for good
+        if until is not None and until <= self.clock.now():
             return
         await self._run_job(job, Mute(**_member_of(job), until=until, reason="long mute renewed"))
 

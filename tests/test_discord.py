@@ -733,14 +733,24 @@ async def test_the_token_is_never_logged(caplog: Any) -> None:
     assert token not in caplog.text
 
 
-async def test_a_mute_for_good_is_capped_at_28_days(dc: DiscordRig) -> None:
+async def test_a_mute_for_good_is_renewed_for_good(dc: DiscordRig) -> None:
     bob = dc.member("bob")
+    start = dc.clock.now()
+    target = dc.api.say(dc.channel, bob, "hello")
+    await dc.settle()
     outcome = await dc.rt.executor.perform(
         "discord", Mute(chat=str(dc.channel), user=bob["id"], until=None)
     )
-    assert outcome.ok and "28 days" in outcome.note
+    assert outcome.ok and "renewal scheduled" in outcome.note
     longest = timedelta(days=28) - timedelta(minutes=5)  # a clock ahead must not be refused
-    assert dc.api.timed_out_until(dc.guild.id, uid(bob)) == dc.clock.now() + longest
+    assert dc.api.timed_out_until(dc.guild.id, uid(bob)) == start + longest
+    for renewal in range(1, 4):  # ~81 days: renewed a day before each timeout ends
+        await dc.advance("27d")
+        assert dc.api.is_timed_out(dc.guild.id, uid(bob)), renewal
+    dc.api.say(dc.channel, dc.owner, "/unmute", reply_to=target)
+    await dc.settle()
+    await dc.advance("60d")
+    assert not dc.api.is_timed_out(dc.guild.id, uid(bob))  # /unmute ended the renewals
 
 
 async def test_a_rate_limited_call_is_waited_out(dc: DiscordRig) -> None:
