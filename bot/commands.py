@@ -25,9 +25,11 @@ from bot.actions import (
     Kick,
     Mute,
     NotifyAdmins,
+    Restrict,
     Send,
     Unban,
     Unmute,
+    Unrestrict,
 )
 from bot.adapter import Outcome
 from bot.durations import DurationError, format_duration, parse_duration
@@ -296,24 +298,22 @@ class Commands:
                 case.member, at, -case.points, case.id, f"case #{case.id} pardoned by {admin.id}"
             )
             self.pipeline.members.add_strike(case.member, StrikeEntry(at, -case.points))
+        # What the case did to the member, undone by the action that lifts exactly that.
+        undoes: dict[type[Action], type[Unmute | Unrestrict | Unban]] = {
+            Mute: Unmute,
+            Restrict: Unrestrict,
+            Ban: Unban,
+        }
         for record in await store.actions_for_case(case.id):
-            undo: Action | None = None
-            if isinstance(record.action, Mute):
-                undo = Unmute(
-                    chat=record.action.chat,
-                    user=record.action.user,
-                    user_name=record.action.user_name,
-                    reason="case pardoned",
-                )
-            elif isinstance(record.action, Ban):
-                undo = Unban(
-                    chat=record.action.chat,
-                    user=record.action.user,
-                    user_name=record.action.user_name,
-                    reason="case pardoned",
-                )
-            if undo is not None and record.status.value == "done":
-                await self.pipeline.executor.perform(platform, undo)
+            lift = undoes.get(type(record.action))
+            if lift is None or record.status.value != "done":
+                continue
+            done = record.action
+            assert isinstance(done, Mute | Restrict | Ban)
+            undo = lift(
+                chat=done.chat, user=done.user, user_name=done.user_name, reason="case pardoned"
+            )
+            await self.pipeline.executor.perform(platform, undo)
         await store.update_case(
             case.id,
             status=CaseStatus.PARDONED.value,

@@ -133,6 +133,26 @@ async def test_an_admin_pardons_an_appeal_with_the_button(chat: StewardHarness) 
     assert chat.sent[-1] == f"Case #{muted.case_id} pardoned by Ada: its strikes are removed."
 
 
+async def test_pardoning_a_restriction_lifts_it(steward_factory: Any) -> None:
+    steward: StewardHarness = await steward_factory(
+        rules_text="""
+version: 1
+rules:
+  - id: no-links-for-slurs
+    when: {keywords: [slurword]}
+    action: {type: restrict, permissions: [send_links], duration: 1d}
+"""
+    )
+    steward.admin("ada")
+    restricted = await steward.say("mallory", "slurword")
+    assert steward.adapter.is_restricted(steward.chat.id, "mallory") is True
+    await steward.command("mallory", "/appeal")
+
+    await steward.press("ada", f"{APPEAL_PARDON}{restricted.case_id}")
+
+    assert steward.adapter.is_restricted(steward.chat.id, "mallory") is False
+
+
 async def test_an_admin_upholds_an_appeal_with_the_button(chat: StewardHarness) -> None:
     muted = await chat.say("mallory", "free crypto")
     await chat.command("mallory", "/appeal")
