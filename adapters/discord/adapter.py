@@ -810,7 +810,7 @@ def _log_ready(ready: asyncio.Future[None]) -> None:
         log.info("Discord is ready")
 
 
-class _Client(discord.Client):
+class _HandsOver(discord.Client):
     """discord.py's client, handing every dispatch to the adapter as it is parsed."""
 
     def __init__(self, adapter: DiscordAdapter, **options: Any) -> None:
@@ -822,13 +822,9 @@ class _Client(discord.Client):
         self._steward.on_dispatch(event, args)
 
 
-class _ShardedClient(discord.AutoShardedClient):
-    """The same for bots in many guilds (`shards`)."""
+class _Client(_HandsOver):
+    """One gateway connection: what `steward run` starts without `shards`."""
 
-    def __init__(self, adapter: DiscordAdapter, **options: Any) -> None:
-        super().__init__(**options)
-        self._steward = adapter
 
-    def dispatch(self, event: str, /, *args: Any, **kwargs: Any) -> None:
-        super().dispatch(event, *args, **kwargs)
-        self._steward.on_dispatch(event, args)
+class _ShardedClient(_HandsOver, discord.AutoShardedClient):
+    """The same for bots in many guilds (`shards`): discord.py's sharded client."""
