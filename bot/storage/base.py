@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from bot.actions import Action
 from rules.ladder import StrikeEntry
@@ -37,9 +37,12 @@ class CaseStatus(StrEnum):
     PARDONED = "pardoned"
 
 
-@dataclass(frozen=True, slots=True)
-class MemberKey:
-    """A member within a scope (a Telegram chat, a Discord guild)."""
+class MemberKey(NamedTuple):
+    """A member within a scope (a Telegram chat, a Discord guild).
+
+    A named tuple: every event builds and hashes one (cache lookups, buffers), and a tuple
+    hashes and compares in C where a frozen dataclass runs generated Python code.
+    """
 
     platform: str
     scope: str
@@ -121,8 +124,9 @@ class Job:
     trigger: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
-class EventKey:
+class EventKey(NamedTuple):
+    """An event within a chat, for redelivery checks (a named tuple, as `MemberKey`)."""
+
     platform: str
     chat: str
     event_id: str
