@@ -31,6 +31,10 @@ class Capabilities:
     per_permission_restrict: bool = True
     # How old a message may be and still be deleted by a bot.
     delete_window: timedelta | None = None
+    # Whether a notice to the admins reaches them privately (Discord: a moderators-only channel
+    # or the owner's direct messages). Otherwise it is posted in the chat itself (a Telegram bot
+    # cannot write to admins who never started it), for every member to read.
+    private_notices: bool = False
 
     @property
     def native_temp_ban(self) -> bool:
@@ -75,6 +79,7 @@ DISCORD = Capabilities(
     renews_mutes=True,
     untimed=frozenset({ActionKind.BAN, ActionKind.RESTRICT}),
     per_permission_restrict=False,
+    private_notices=True,
 )
 CONSOLE = Capabilities(platform="console")
 

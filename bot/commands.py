@@ -43,6 +43,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("steward.commands")
 
+_NOT_REPEATED = (
+    "(The message is not repeated here, where every member can read it; a log chat shows it.)"
+)
 EVERYONE = frozenset({"rules", "report", "appeal", "help", "start"})
 ADMIN = frozenset(
     {"warn", "mute", "unmute", "ban", "unban", "kick", "strikes", "pardon", "case", "reload"}
@@ -231,13 +234,11 @@ class Commands:
             f"strikes {case.strikes_before} → {case.strikes_after}"
             f"{'; step: ' + case.step if case.step else ''}\nEvidence: {evidence}"
         )
-        if case.excerpt:
-            text += f"\nMessage: «{case.excerpt[:200]}»"
         buttons = (
             Button("Uphold", data=f"{APPEAL_UPHOLD}{case.id}"),
             Button("Pardon", data=f"{APPEAL_PARDON}{case.id}"),
         )
-        await self._notify_admins(call, text, buttons=buttons)
+        await self._notify_admins(call, text, buttons=buttons, excerpt=case.excerpt[:200])
         await self._say(call, f"Your appeal of case #{case.id} went to the admins.")
 
     async def _resolve_appeal(
@@ -540,7 +541,11 @@ class Commands:
         if case.evidence:
             lines.append("Evidence: " + "; ".join(case.evidence))
         if case.excerpt:
-            lines.append(f"Message: «{case.excerpt}»")
+            # The message was deleted for a reason: it is shown in the log chat, not put back
+            # up where every member reads it.
+            here = f"{call.platform}:{call.chat}"
+            in_log_chat = self.pipeline.groups.log_chat(call.group) == here
+            lines.append(f"Message: «{case.excerpt}»" if in_log_chat else _NOT_REPEATED)
         for record in actions:
             why = f" ({record.reason})" if record.reason else ""
             lines.append(f"- {record.action.kind.value}: {record.status.value}{why}")
@@ -680,9 +685,20 @@ class Commands:
         )
 
     async def _notify_admins(
-        self, call: Invocation, text: str, *, buttons: tuple[Button, ...] = ()
+        self, call: Invocation, text: str, *, buttons: tuple[Button, ...] = (), excerpt: str = ""
     ) -> None:
+        """Tell the admins: in the log chat, or through the platform's own way to reach them.
+
+        `excerpt` (the offending message, which Steward deleted) is shown only where members
+        cannot read it: posting it in the chat would put the spam or insult back up. Without a
+        log chat on a platform whose notices land in the chat, the admins are told where to
+        find it instead.
+        """
         target = self.pipeline.groups.log_chat(call.group)
+        adapter = self.pipeline.executor.adapters.get(call.platform)
+        private = bool(target) or (adapter is not None and adapter.capabilities.private_notices)
+        if excerpt:
+            text += f"\nMessage: «{excerpt}»" if private else f"\n{_NOT_REPEATED}"
         if target:
             platform, _, chat = target.partition(":")
             notice: Action = Send(chat=chat, text=text, buttons=buttons, reason="admin notice")

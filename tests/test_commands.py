@@ -94,7 +94,9 @@ async def test_appeal_reaches_the_admins_with_the_case_evidence_and_buttons(
     assert notice.text.startswith(f"Appeal of case #{first} by Mallory: I was quoting someone\n")
     assert "Rule: bad-word; strikes 0 → 1; step: warn" in notice.text
     assert "Evidence: bad-word: " in notice.text
-    assert notice.text.endswith("Message: «you badword»")
+    # Posted in the group itself (no log chat here): the deleted message is not put back up.
+    assert "you badword" not in notice.text
+    assert notice.text.endswith("a log chat shows it.)")
     assert notice.buttons == (
         Button("Uphold", data=f"{APPEAL_UPHOLD}{first}"),
         Button("Pardon", data=f"{APPEAL_PARDON}{first}"),
@@ -102,6 +104,18 @@ async def test_appeal_reaches_the_admins_with_the_case_evidence_and_buttons(
     case = await chat.rt.store.case(first or 0)
     assert case is not None
     assert (case.status, case.appeal) == (CaseStatus.APPEALED, "I was quoting someone")
+
+
+async def test_an_appeal_in_the_log_chat_shows_the_message(steward_factory: Any) -> None:
+    steward: StewardHarness = await steward_factory(
+        rules_text=LADDER_RULES, log_chat="fake:mod-log"
+    )
+    offence = await steward.say("mallory", "you badword")
+
+    await steward.command("mallory", f"/appeal {offence.case_id} I was quoting someone")
+
+    [notice] = [s for s in steward.sends() if s.chat == "mod-log" and "Appeal" in s.text]
+    assert notice.text.endswith("Message: «you badword»")
 
 
 async def test_appeal_without_a_number_takes_the_latest_case(chat: StewardHarness) -> None:
@@ -475,7 +489,9 @@ async def test_case_shows_a_case_with_its_actions(chat: StewardHarness) -> None:
         "Rule bad-word: No bad words\n"
         "Strikes 0 → 1; step: warn; status: open\n"
         f"Evidence: {'; '.join((await chat.cases('mallory'))[0].evidence)}\n"
-        "Message: «badword»\n"
+        # Asked in the group: the deleted message is not put back up there.
+        "(The message is not repeated here, where every member can read it; a log chat shows "
+        "it.)\n"
         "- delete: done\n"
         "- send: done\n"
         "- warn: done"
