@@ -370,18 +370,18 @@ class RegexSets:
         self._raw_set = re2.Set.SearchSet(self._options)
         self._norm_match: Callable[[bytes], list[int] | None] | None = None  # set by `build`
         self._raw_match: Callable[[bytes], list[int] | None] = self._raw_set.Match
-        self._norm_count = 0
         self._raw_count = 0
         self._link_hint = -1  # the id of LINK_HINT in the normalised set once built
         self._norm_patterns: list[str] = []
         self._together: _TogetherSet | None = None
         self._fast_spans: bool | None = None  # see `_first_span`
         self.compiled: dict[tuple[bool, int], object] = {}
+        self._checked: dict[str, object] = {}
 
     def check(self, pattern: str) -> str:
         """'' when RE2 accepts the pattern, otherwise RE2's reason."""
         try:
-            self._re2.compile(pattern, self._options)
+            self._checked[pattern] = self._re2.compile(pattern, self._options)
         except self._re2.error as exc:
             reason = exc.args[0] if exc.args else str(exc)
             return reason.decode("utf-8", "replace") if isinstance(reason, bytes) else str(reason)
@@ -390,11 +390,11 @@ class RegexSets:
     def add(self, pattern: str, *, raw: bool) -> int:
         target = self._raw_set if raw else self._norm_set
         index: int = target.Add(pattern)
-        self.compiled[(raw, index)] = self._re2.compile(pattern, self._options)
+        checked = self._checked.pop(pattern, None)  # compiled by `check` already, as a rule is
+        self.compiled[(raw, index)] = checked or self._re2.compile(pattern, self._options)
         if raw:
             self._raw_count += 1
         else:
-            self._norm_count += 1
             self._norm_patterns.append(pattern)
         return index
 
@@ -410,7 +410,7 @@ class RegexSets:
         self._norm_set.Compile()
         self._norm_match = bytes_matcher(self._norm_set)
         if terms is not None and not terms.empty:
-            self._together = _TogetherSet.build(terms.patterns(), self._norm_patterns)
+            self._together = _TogetherSet.build(terms.patterns, self._norm_patterns)
         if self._raw_count:
             self._raw_set.Compile()
             self._raw_match = bytes_matcher(self._raw_set)

@@ -58,6 +58,9 @@ class TermIndex:
         self._automaton: ahocorasick.Automaton | None = None
         self._matcher: _SetMatcher | None = None
         self._groups: _Groups = {}
+        # One RE2 pattern per keyword set, in set order, once built (a set that kept no keyword
+        # gets one that never matches); the rule set's combined pass reuses them.
+        self.patterns: list[str] = []
         self._finders: dict[int, _Spans | None] = {}  # set id → its own search, see `first_hit`
         self.sets = 0
 
@@ -97,12 +100,8 @@ class TermIndex:
                 edges = (whole and left, whole and right)
                 groups.setdefault(set_id, {}).setdefault(edges, []).append(_re2_literal(form))
         self._groups = groups
-        self._matcher = _SetMatcher.build(self.patterns())
-
-    def patterns(self) -> list[str]:
-        """One RE2 pattern per keyword set, in set order (after `build`); a set that kept no
-        keyword gets one that never matches."""
-        return [set_pattern(self._groups.get(set_id, {})) for set_id in range(self.sets)]
+        self.patterns = [set_pattern(groups.get(set_id, {})) for set_id in range(self.sets)]
+        self._matcher = _SetMatcher.build(self.patterns)
 
     def hit_sets(self, text: str) -> frozenset[int] | None:
         """The keyword sets `text` (normalised) hits, as `scan(text).keys()`; None when only
