@@ -137,15 +137,6 @@ class Pipeline:
         self._flushing: asyncio.Task[None] | None = None
         self._known_chats: set[tuple[str, str]] = set()
 
-    def _group_of(self, event: AnyEvent) -> str:
-        """The chat's group; a chat inside a larger space (a Discord channel in its guild) may
-        be configured through the space. (The scope is passed only when it differs, so a
-        `GroupMap` written for chats alone keeps working.)"""
-        chat = event.chat
-        if chat.space and chat.space != chat.id:
-            return self.groups.group_for(event.platform, chat.id, chat.space)
-        return self.groups.group_for(event.platform, chat.id)
-
     def add_handler(self, owner: str, handler: Handler) -> None:
         self.handlers.append((owner, handler))
 
@@ -167,7 +158,7 @@ class Pipeline:
         adapter = self.executor.adapters.get(event.platform)
         if adapter is not None and event.actor.id == adapter.me().id:
             return Handled(event)  # Steward's own messages are not judged
-        group = self._group_of(event)
+        group = self.groups.group_for(event.platform, event.chat.id, event.chat.scope)
         if (event.platform, event.chat.id) not in self._known_chats:
             await self._note_chat(event)
         member_key = MemberKey(event.platform, event.chat.scope, event.actor.id)

@@ -193,12 +193,12 @@ async def test_an_event_that_cannot_be_handled_does_not_stop_its_queue(
 
     calls = 0
 
-    def group_for(platform: str, chat: str) -> str:
+    def group_for(platform: str, chat: str, scope: str = "") -> str:
         nonlocal calls
         calls += 1
         if calls == 1:  # the first event blows up half-way through the pipeline
             raise RuntimeError("bad event")
-        return real(platform, chat)
+        return real(platform, chat, scope)
 
     monkeypatch.setattr(runtime.pipeline.groups, "group_for", group_for)
     for i in range(3):
