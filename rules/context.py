@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 from bot.events import AnyEvent, JoinRequest, Message
 from bot.facts import ChatFacts, MemberFacts
 from rules.normalize import is_disguised, normalize, skeleton
-from rules.terms import RE2_MAX_MEM, TermHit, TermIndex, bytes_matcher
+from rules.terms import SentinelSet, Spans, TermHit, TermIndex, bytes_matcher, span_finder
 from rules.textfeatures import Link, count_mentions, merge_links
 
 
@@ -285,19 +285,6 @@ class Context:
 _NO_HITS: frozenset[int] = frozenset()
 
 
-def _fast_spans_work(re2: Any) -> bool:
-    """Whether `_Regexp._regexp.Match` exists and answers like `search` (see `_first_span`)."""
-    try:
-        compiled = re2.compile("b+")
-        data = "aébbc".encode()
-        spans = compiled._regexp.Match(re2._Anchor.UNANCHORED, data, 0, len(data))
-        missing = compiled._regexp.Match(re2._Anchor.UNANCHORED, b"xyz", 0, 3)
-        match = compiled.search(data)
-        return bool(spans[0] == match.span() and missing[0][0] < 0)
-    except Exception:
-        return False
-
-
 # Necessary for `find_links` to find a link in a text (read as it displays: NFKC, no invisible
 # characters), here on its normalised form, whose case folding may turn a letter into a letter
 # and a combining mark ("İ" → "i̇"): a scheme, "www.", or a dot before what may begin a top-level
@@ -306,7 +293,7 @@ LINK_HINT = r"://|www\.|\.[\pL\pN][\pL\pN\pM]"
 
 
 class _TogetherSet:
-    """Keyword sets, normalised regexes and `LINK_HINT` in one RE2 set, then a sentinel.
+    """Keyword sets, normalised regexes and `LINK_HINT` in one `SentinelSet`.
 
     Each pass into RE2 costs about a microsecond before it reads a byte; merging the two passes
     every message needs saves one. The merged DFA is larger than either, which the budget of
@@ -317,28 +304,14 @@ class _TogetherSet:
 
     @classmethod
     def build(cls, keyword_sets: list[str], regexes: list[str]) -> _TogetherSet | None:
-        import re2
+        matcher = SentinelSet.build([*keyword_sets, *regexes, LINK_HINT])
+        return None if matcher is None else cls(matcher, len(keyword_sets), len(regexes))
 
-        try:
-            return cls(keyword_sets, regexes)
-        except re2.error:
-            return None
-
-    def __init__(self, keyword_sets: list[str], regexes: list[str]) -> None:
-        import re2
-
-        options = re2.Options()
-        options.log_errors = False
-        options.max_mem = RE2_MAX_MEM
-        matcher = re2.Set.SearchSet(options)
-        for pattern in [*keyword_sets, *regexes, LINK_HINT, ""]:
-            matcher.Add(pattern)
-        matcher.Compile()
-        self._set = matcher
-        self._match = bytes_matcher(matcher)
-        self._first_regex = len(keyword_sets)
-        self._hint = self._first_regex + len(regexes)
-        self._sentinel = self._hint + 1
+    def __init__(self, matcher: SentinelSet, keyword_sets: int, regexes: int) -> None:
+        self._match = matcher.match
+        self._sentinel = matcher.sentinel
+        self._first_regex = keyword_sets
+        self._hint = keyword_sets + regexes
 
     def scan(self, text: str) -> tuple[frozenset[int], frozenset[int], bool] | None:
         found = self._match(text.encode())  # in no particular order
@@ -374,7 +347,7 @@ class RegexSets:
         self._link_hint = -1  # the id of LINK_HINT in the normalised set once built
         self._norm_patterns: list[str] = []
         self._together: _TogetherSet | None = None
-        self._fast_spans: bool | None = None  # see `_first_span`
+        self._spans: dict[tuple[bool, int], Spans | None] = {}  # see `excerpt`
         self.compiled: dict[tuple[bool, int], object] = {}
         self._checked: dict[str, object] = {}
 
@@ -391,7 +364,9 @@ class RegexSets:
         target = self._raw_set if raw else self._norm_set
         index: int = target.Add(pattern)
         checked = self._checked.pop(pattern, None)  # compiled by `check` already, as a rule is
-        self.compiled[(raw, index)] = checked or self._re2.compile(pattern, self._options)
+        compiled = checked or self._re2.compile(pattern, self._options)
+        self.compiled[(raw, index)] = compiled
+        self._spans[(raw, index)] = span_finder(compiled)
         if raw:
             self._raw_count += 1
         else:
@@ -464,26 +439,16 @@ class RegexSets:
         """
         compiled: Any = self.compiled[(raw, index)]
         data = text.encode()
-        span = self._first_span(compiled, data)
-        if span is None:
+        spans = self._spans.get((raw, index))
+        if spans is not None:
+            start, end = spans(data, 0, len(data))[0]
+        else:
+            match = compiled.search(data)
+            start, end = (-1, -1) if match is None else match.span()
+        if start < 0:
             return ""
         try:
-            return data[span[0] : span[1]].decode()[:80]
+            return data[start:end].decode()[:80]
         except UnicodeDecodeError:
             found = compiled.search(text)
             return str(found.group(0))[:80] if found else ""
-
-    def _first_span(self, compiled: Any, data: bytes) -> tuple[int, int] | None:
-        """Where `compiled` first matches `data`: (start, end) in bytes, or None.
-
-        Asks the C++ object the wrapper holds (its `search` builds a generator and a match
-        object per call, several times the cost of the search) and checks once, on first use,
-        that it answers like the wrapper; otherwise, or if its layout changes, the wrapper.
-        """
-        if self._fast_spans is None:
-            self._fast_spans = _fast_spans_work(self._re2)
-        if self._fast_spans:
-            start, end = compiled._regexp.Match(self._re2._Anchor.UNANCHORED, data, 0, len(data))[0]
-            return None if start < 0 else (start, end)
-        match = compiled.search(data)
-        return None if match is None else (match.start(), match.end())

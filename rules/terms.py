@@ -56,12 +56,12 @@ class TermIndex:
     def __init__(self) -> None:
         self._entries: dict[str, _Entry] = {}
         self._automaton: ahocorasick.Automaton | None = None
-        self._matcher: _SetMatcher | None = None
+        self._matcher: SentinelSet | None = None
         self._groups: _Groups = {}
         # One RE2 pattern per keyword set, in set order, once built (a set that kept no keyword
         # gets one that never matches); the rule set's combined pass reuses them.
         self.patterns: list[str] = []
-        self._finders: dict[int, _Spans | None] = {}  # set id → its own search, see `first_hit`
+        self._finders: dict[int, Spans | None] = {}  # set id → its own search, see `first_hit`
         self.sets = 0
 
     def add_set(self, terms: list[str], *, whole_words: bool) -> int:
@@ -101,7 +101,7 @@ class TermIndex:
                 groups.setdefault(set_id, {}).setdefault(edges, []).append(_re2_literal(form))
         self._groups = groups
         self.patterns = [set_pattern(groups.get(set_id, {})) for set_id in range(self.sets)]
-        self._matcher = _SetMatcher.build(self.patterns)
+        self._matcher = SentinelSet.build(self.patterns)
 
     def hit_sets(self, text: str) -> frozenset[int] | None:
         """The keyword sets `text` (normalised) hits, as `scan(text).keys()`; None when only
@@ -183,17 +183,17 @@ _NO_SETS: frozenset[int] = frozenset()
 _Groups = dict[int, dict[tuple[bool, bool], list[str]]]
 
 
-class _SetMatcher:
-    """One RE2 set: a pattern per keyword set, then a sentinel that matches every text.
+class SentinelSet:
+    """One RE2 set: pattern i answers as i, then a sentinel that matches every text.
 
     RE2 answers "nothing" when its DFA runs out of memory (a huge list, odd input); the missing
-    sentinel reveals it, and the caller falls back to the automaton.
+    sentinel reveals it, and the caller falls back to another way of answering (the keyword
+    automaton, or separate passes).
     """
 
     @classmethod
-    def build(cls, patterns: list[str]) -> _SetMatcher | None:
-        """The matcher, or None when RE2 cannot compile it within its memory budget: the
-        automaton then answers alone, as it always can."""
+    def build(cls, patterns: list[str]) -> SentinelSet | None:
+        """The set, or None when RE2 cannot compile it within its memory budget."""
         import re2
 
         try:
@@ -208,8 +208,6 @@ class _SetMatcher:
         options.log_errors = False
         options.max_mem = RE2_MAX_MEM
         matcher = re2.Set.SearchSet(options)
-        # Pattern i is keyword set i, so RE2's answer is the set ids themselves once the
-        # sentinel is taken out.
         for pattern in patterns:
             matcher.Add(pattern)
         self.sentinel: int = matcher.Add("")
@@ -238,17 +236,39 @@ def set_pattern(by_edges: dict[tuple[bool, bool], list[str]], *, capture: bool =
 
 # RE2's memory budget for keyword patterns (see the module's docstring).
 RE2_MAX_MEM = 64 << 20
-_Spans = Callable[[bytes, int, int], list[tuple[int, int]]]
+Spans = Callable[[bytes, int, int], list[tuple[int, int]]]
 
 
-def _finder(by_edges: dict[tuple[bool, bool], list[str]]) -> _Spans | None:
-    """One keyword set as an RE2 pattern whose groups hold the keyword without its edges, as a
-    call giving the byte spans of the first match and of its groups ((-1, -1) when absent).
-
-    Calls the C++ object the wrapper holds (its `search` builds a generator and a match object
-    per call, several times the cost of the search). None when the set is empty, RE2 refuses
-    the pattern, or that object does not answer as expected: the automaton then gives evidence.
+def span_finder(compiled: Any) -> Spans | None:
+    """A call giving the byte spans of `compiled`'s first match in UTF-8 bytes and of its
+    groups ((-1, -1) when absent), straight on the C++ object the wrapper holds: its `search`
+    builds a generator and a match object per call, several times the cost of the search.
+    None when the wrapper's insides do not answer as its `search` does: callers then search.
     """
+    import re2
+
+    return partial(compiled._regexp.Match, re2._Anchor.UNANCHORED) if _spans_work() else None
+
+
+@cache
+def _spans_work() -> bool:
+    """Whether the wrapper's C++ `Match` answers like `search`, checked once per process."""
+    import re2
+
+    try:
+        compiled = re2.compile("b+")
+        data = "aébbc".encode()
+        spans = compiled._regexp.Match(re2._Anchor.UNANCHORED, data, 0, len(data))
+        missing = compiled._regexp.Match(re2._Anchor.UNANCHORED, b"xyz", 0, 3)
+        return bool(spans[0] == compiled.search(data).span() and missing[0] == (-1, -1))
+    except Exception:
+        return False
+
+
+def _finder(by_edges: dict[tuple[bool, bool], list[str]]) -> Spans | None:
+    """One keyword set as an RE2 pattern whose groups hold the keyword without its edges (see
+    `span_finder`). None when the set is empty or RE2 refuses the pattern: the automaton then
+    gives the evidence."""
     import re2
 
     if not by_edges:
@@ -258,13 +278,9 @@ def _finder(by_edges: dict[tuple[bool, bool], list[str]]) -> _Spans | None:
     options.max_mem = RE2_MAX_MEM
     try:
         compiled = re2.compile(set_pattern(by_edges, capture=True), options)
-        spans: _Spans = partial(compiled._regexp.Match, re2._Anchor.UNANCHORED)
-        answer = spans(b"", 0, 0)
-        if not isinstance(answer, list) or answer[0] != (-1, -1):
-            return None
-    except (re2.error, AttributeError, TypeError):
+    except re2.error:
         return None
-    return spans
+    return span_finder(compiled)
 
 
 def bytes_matcher(matcher: Any) -> Callable[[bytes], list[int] | None]:
