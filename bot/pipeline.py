@@ -357,7 +357,9 @@ class Pipeline:
         self, member_key: MemberKey, event: AnyEvent, normalized: str | None
     ) -> None:
         if isinstance(event, Message) and not event.edited and self.activity.history_window:
-            mark = fingerprint(normalized or normalize(event.text)) if event.text else 0
+            if normalized is None:
+                normalized = normalize(event.text)
+            mark = fingerprint(normalized) if event.text else 0
             self.activity.record_message(
                 member_key, RecentMessage(event.at, mark, event.media_group)
             )
