@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 K = TypeVar("K")
 V = TypeVar("V")
+T = TypeVar("T")
 
 
 def remember(table: OrderedDict[K, V], key: K, value: V, limit: int) -> None:
@@ -16,3 +19,24 @@ def remember(table: OrderedDict[K, V], key: K, value: V, limit: int) -> None:
     table.move_to_end(key)
     while len(table) > limit:
         table.popitem(last=False)
+
+
+async def with_retries(
+    call: Callable[[], Awaitable[T]],
+    *,
+    retries: int,
+    backoff: float,
+    transient: Callable[[Exception], bool],
+) -> T:
+    """`call()`, made again after an error `transient` accepts (the request may not have
+    reached the platform), at most `retries` more times, waiting `backoff` seconds and twice
+    as long each time after; any other error, or the last transient one, is raised."""
+    attempt = 0
+    while True:
+        try:
+            return await call()
+        except Exception as exc:
+            if attempt >= retries or not transient(exc):
+                raise
+        await asyncio.sleep(backoff * 2**attempt)
+        attempt += 1

@@ -85,6 +85,9 @@ INTENTS = discord.Intents(
     auto_moderation_execution=True,
 )
 REMEMBERED = 10_000
+# Slash commands awaiting the core's answer: each holds a live interaction (its token answers
+# for 15 minutes), so fewer are kept than plain ids.
+INTERACTIONS = 1_000
 # The executions of one blocked message (one per AutoMod rule that blocked it) arrive within
 # moments; a member sending the same blocked text again a few seconds later is a new attempt.
 AUTOMOD_GROUPING = timedelta(seconds=2)
@@ -121,8 +124,6 @@ class DiscordAdapter:
             raise ValueError("adapters.discord.shards is a number of shards (1 or more) or auto")
         self.config = config
         self.clock = clock
-        self.retries = retries
-        self.backoff = backoff
         self.ready_timeout = ready_timeout
         self.guild_ready_timeout = guild_ready_timeout
         self.sync_commands = sync_commands
@@ -589,7 +590,9 @@ class DiscordAdapter:
                     "could not acknowledge /%s in server %s: %s", name, interaction.guild_id, exc
                 )
                 return
-            _remember(self._interactions, str(interaction.id), (interaction, ephemeral), 1000)
+            _remember(
+                self._interactions, str(interaction.id), (interaction, ephemeral), INTERACTIONS
+            )
             event = slash_event(
                 interaction,
                 name,

@@ -22,7 +22,6 @@ which outlives the channel the punishment was given in.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import logging
 from collections.abc import Awaitable, Callable
@@ -33,6 +32,7 @@ import aiohttp
 import discord
 from discord.http import handle_message_parameters
 
+from adapters.common import with_retries
 from adapters.discord.permissions import (
     PERMISSION_NAMES,
     Refusal,
@@ -135,32 +135,30 @@ class Outbound:
         around that multiplied it into more than a minute per action during an outage, with
         the guild's other events waiting behind it. The executor decides what a TEMPORARY
         failure leads to."""
-        for attempt in range(self.retries + 1):
-            try:
-                note = await call()
-            except discord.DiscordServerError as exc:
-                return Outcome.failed(
-                    Failure.TEMPORARY, f"Discord did not answer ({_describe(exc)})"
-                )
-            except discord.HTTPException as exc:
-                return await self._failed(action, exc)
-            except _CONNECTION_ERRORS as exc:
-                if attempt >= self.retries:
-                    return Outcome.failed(
-                        Failure.TEMPORARY, f"Discord could not be reached ({_describe(exc)})"
-                    )
-                await asyncio.sleep(self.backoff * 2**attempt)
-                continue
-            except aiohttp.ClientError as exc:  # a broken answer: the call may have worked
-                return Outcome.failed(
-                    Failure.TEMPORARY, f"Discord's answer was unreadable ({_describe(exc)})"
-                )
-            except _GoneError as exc:
-                return Outcome.failed(Failure.NOT_FOUND, str(exc))
-            except _RefusedError as exc:
-                return Outcome.failed(exc.refusal.failure, exc.refusal.reason)
-            return Outcome.done(note)
-        return Outcome.failed(Failure.TEMPORARY, "gave up after retries")  # pragma: no cover
+        try:
+            note = await with_retries(
+                call,
+                retries=self.retries,
+                backoff=self.backoff,
+                transient=lambda exc: isinstance(exc, _CONNECTION_ERRORS),
+            )
+        except discord.DiscordServerError as exc:
+            return Outcome.failed(Failure.TEMPORARY, f"Discord did not answer ({_describe(exc)})")
+        except discord.HTTPException as exc:
+            return await self._failed(action, exc)
+        except _CONNECTION_ERRORS as exc:
+            return Outcome.failed(
+                Failure.TEMPORARY, f"Discord could not be reached ({_describe(exc)})"
+            )
+        except aiohttp.ClientError as exc:  # a broken answer: the call may have worked
+            return Outcome.failed(
+                Failure.TEMPORARY, f"Discord's answer was unreadable ({_describe(exc)})"
+            )
+        except _GoneError as exc:
+            return Outcome.failed(Failure.NOT_FOUND, str(exc))
+        except _RefusedError as exc:
+            return Outcome.failed(exc.refusal.failure, exc.refusal.reason)
+        return Outcome.done(note)
 
     async def _check(self, guild: discord.Guild, action: Action) -> Refusal | None:
         """Permissions and hierarchy, before the call: Discord's own 403 does not say which.

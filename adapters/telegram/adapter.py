@@ -40,6 +40,7 @@ from telegram.error import (
 from telegram.ext import Application, ContextTypes, TypeHandler
 
 from adapters.common import remember as _remember
+from adapters.common import with_retries
 from adapters.telegram.ratelimit import TelegramRateLimiter
 from adapters.telegram.translate import ANONYMOUS_ADMIN, PLATFORM, Translation, translate
 from bot.actions import (
@@ -316,32 +317,35 @@ class TelegramAdapter:
         early = self._refuse_early(action)
         if early is not None:
             return early
-        for attempt in range(self.retries + 1):
-            try:
-                async with self._in_flight:
-                    note = await self._call(action)
-            except ChatMigrated as exc:
-                # Decided before the group's move reached us: do it where the group is now.
-                # (The migration update itself moves Steward's records.)
-                moved = dataclasses.replace(action, chat=str(exc.new_chat_id))
-                outcome = await self.perform(moved)
-                note = f"done in the supergroup {exc.new_chat_id} the group became"
-                return Outcome.done(note) if outcome.ok else outcome
-            except BadRequest as exc:
-                return await self._explain(action, exc)
-            except Forbidden as exc:
-                return await self._forbidden(action, exc)
-            except RetryAfter as exc:
-                return Outcome.failed(Failure.TEMPORARY, f"rate limited by Telegram: {exc.message}")
-            except NetworkError as exc:
-                if attempt == self.retries:
-                    return Outcome.failed(Failure.TEMPORARY, f"network error: {exc.message}")
-                await asyncio.sleep(self.backoff * 2**attempt)
-                continue
-            except TelegramError as exc:
-                return Outcome.failed(Failure.OTHER, exc.message)
-            return Outcome.done(note)
-        return Outcome.failed(Failure.TEMPORARY, "gave up after retries")  # pragma: no cover
+        try:
+            note = await with_retries(
+                lambda: self._call_in_turn(action),
+                retries=self.retries,
+                backoff=self.backoff,
+                transient=_is_network_error,
+            )
+        except ChatMigrated as exc:
+            # Decided before the group's move reached us: do it where the group is now.
+            # (The migration update itself moves Steward's records.)
+            moved = dataclasses.replace(action, chat=str(exc.new_chat_id))
+            outcome = await self.perform(moved)
+            note = f"done in the supergroup {exc.new_chat_id} the group became"
+            return Outcome.done(note) if outcome.ok else outcome
+        except BadRequest as exc:
+            return await self._explain(action, exc)
+        except Forbidden as exc:
+            return await self._forbidden(action, exc)
+        except RetryAfter as exc:
+            return Outcome.failed(Failure.TEMPORARY, f"rate limited by Telegram: {exc.message}")
+        except NetworkError as exc:
+            return Outcome.failed(Failure.TEMPORARY, f"network error: {exc.message}")
+        except TelegramError as exc:
+            return Outcome.failed(Failure.OTHER, exc.message)
+        return Outcome.done(note)
+
+    async def _call_in_turn(self, action: Action) -> str:
+        async with self._in_flight:
+            return await self._call(action)
 
     def _refuse_early(self, action: Action) -> Outcome | None:
         if isinstance(action, Delete):
@@ -575,3 +579,9 @@ def _without(allowed: ChatPermissions, denied: frozenset[Permission]) -> ChatPer
         for name in _PERMISSION_FIELDS.get(permission, ()):
             values[name] = False
     return ChatPermissions(**values)
+
+
+def _is_network_error(exc: Exception) -> bool:
+    """A failure to reach Telegram, worth trying again (a refused request is not, though PTB
+    makes `BadRequest` a `NetworkError` too)."""
+    return isinstance(exc, NetworkError) and not isinstance(exc, BadRequest)
