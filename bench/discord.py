@@ -69,6 +69,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from adapters.discord import DiscordAdapter  # noqa: E402
+from bench.child import Remote  # noqa: E402
 from bench.engine import load_messages  # noqa: E402
 from bot.clock import SystemClock  # noqa: E402
 from bot.config import DiscordConfig  # noqa: E402
@@ -233,17 +234,6 @@ async def _serve(conn: Connection, workload: Workload) -> None:
                 return
     finally:
         await api.stop()
-
-
-class Remote:
-    """The parent's handle on the child: each command's answer is awaited off the event loop."""
-
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-
-    async def ask(self, command: str, count: int = 0) -> Any:
-        self.conn.send((command, count))
-        return await asyncio.to_thread(self.conn.recv)
 
 
 # --------------------------------------------------------------------------------------------

@@ -57,7 +57,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 # Run as `python bench/telegram.py`, this file's folder comes first on the path and this file
@@ -67,6 +66,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from adapters.telegram import TelegramAdapter  # noqa: E402
+from bench.child import Remote  # noqa: E402
 from bench.engine import load_messages  # noqa: E402
 from bot.clock import SystemClock  # noqa: E402
 from bot.config import TelegramConfig  # noqa: E402
@@ -219,17 +219,6 @@ async def _serve(conn: Connection, workload: Workload) -> None:
             else:
                 conn.send(None)
                 return
-
-
-class Remote:
-    """The parent's handle on the child: each command's answer is awaited off the event loop."""
-
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-
-    async def ask(self, command: str, count: int = 0) -> Any:
-        self.conn.send((command, count))
-        return await asyncio.to_thread(self.conn.recv)
 
 
 # --------------------------------------------------------------------------------------------
