@@ -18,6 +18,7 @@ import tempfile
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from bot.actions import Action, Send
 from bot.capabilities import CONSOLE, Capabilities
@@ -46,11 +47,16 @@ STOCK_RULES = ("library:basic.yaml", "library:anti-spam.yaml", "library:ladder.y
 
 
 def harness_config(
-    rules: Sequence[str | Path], *, log_chat: str | None = None, base: Path | None = None
+    rules: Sequence[str | Path],
+    *,
+    log_chat: str | None = None,
+    base: Path | None = None,
+    **settings: Any,
 ) -> LoadedConfig:
-    """A config whose default group uses `rules` (paths, or `library:NAME` for stock files)."""
+    """A config whose default group uses `rules` (paths, or `library:NAME` for stock files),
+    with any other group settings given (`admins=[…]`, `join_requests="screen"` …)."""
     entries = [str(r) for r in rules]
-    group = GroupConfig(rules=entries, log_chat=log_chat)
+    group = GroupConfig(rules=entries, log_chat=log_chat, **settings)
     loaded = LoadedConfig(Config(groups={DEFAULT_GROUP: group}), None)
     loaded.group_rules = {DEFAULT_GROUP: resolve_rule_paths(entries, base or Path.cwd())}
     return loaded

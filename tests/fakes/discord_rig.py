@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 from adapters.discord import DiscordAdapter
 from bot.clock import VirtualClock
-from bot.config import DEFAULT_GROUP, DiscordConfig, LoadedConfig
+from bot.config import DiscordConfig, LoadedConfig
 from bot.durations import parse_duration
 from bot.runtime import Runtime
 from bot.storage.sqlite import SqliteStore
@@ -131,12 +131,9 @@ class DiscordRig:
         await self.settle()  # slash commands registered, READY's guilds handed over
 
     def config(self) -> LoadedConfig:
-        loaded = harness_config(self.rules, log_chat=self.log_chat)
-        group = loaded.config.groups[DEFAULT_GROUP].model_copy(
-            update={"admins": self.admins, "chats": self.chats}
+        return harness_config(
+            self.rules, log_chat=self.log_chat, admins=self.admins, chats=self.chats
         )
-        loaded.config = loaded.config.model_copy(update={"groups": {DEFAULT_GROUP: group}})
-        return loaded
 
     async def stop(self) -> None:
         if self.runtime is not None:

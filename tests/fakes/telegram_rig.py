@@ -20,7 +20,7 @@ from typing import Any
 
 from adapters.telegram import TelegramAdapter
 from bot.clock import VirtualClock
-from bot.config import DEFAULT_GROUP, LoadedConfig, TelegramConfig, WebhookConfig
+from bot.config import LoadedConfig, TelegramConfig, WebhookConfig
 from bot.durations import parse_duration
 from bot.runtime import Runtime
 from bot.storage.sqlite import SqliteStore
@@ -100,12 +100,9 @@ class TelegramRig:
 
     def config(self) -> LoadedConfig:
         """The harness config, with the group settings this rig was asked for."""
-        loaded = harness_config(self.rules, log_chat=self.log_chat)
-        group = loaded.config.groups[DEFAULT_GROUP].model_copy(
-            update={"join_requests": self.join_requests, "admins": self.admins}
+        return harness_config(
+            self.rules, log_chat=self.log_chat, join_requests=self.join_requests, admins=self.admins
         )
-        loaded.config = loaded.config.model_copy(update={"groups": {DEFAULT_GROUP: group}})
-        return loaded
 
     async def stop(self) -> None:
         if self.runtime is not None:
