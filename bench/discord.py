@@ -77,6 +77,7 @@ from bot.events import AnyEvent  # noqa: E402
 from bot.runtime import Runtime  # noqa: E402
 from bot.storage.sqlite import SqliteStore  # noqa: E402
 from bot.testing import STOCK_RULES, harness_config  # noqa: E402
+from rules import ENGINE_BUILD  # noqa: E402
 from rules.ruleset import Verdict  # noqa: E402
 from tests.fakes.discord_api import FakeDiscord, Json  # noqa: E402
 
@@ -320,6 +321,7 @@ def report(workload: Workload, warm: Tally, timed: Tally) -> None:
     print("Steward Discord benchmark: fake gateway + REST → discord.py → Steward")
     print(
         f"  python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} CPUs, "
+        f"engine {ENGINE_BUILD}, "
         f"discord.py {discord.__version__}; Steward in one process and one event loop, "
         "the fake Discord in another process"
     )

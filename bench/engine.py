@@ -53,7 +53,7 @@ if str(ROOT) not in sys.path:  # `python bench/engine.py` from a checkout
 
 from bot.events import Chat, Message, User  # noqa: E402
 from bot.facts import MemberFacts, RecentMessage  # noqa: E402
-from rules import LIBRARY, RuleSet, load_rules  # noqa: E402
+from rules import ENGINE_BUILD, LIBRARY, RuleSet, load_rules  # noqa: E402
 from rules.context import fingerprint  # noqa: E402
 from rules.normalize import normalize  # noqa: E402
 
@@ -563,7 +563,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     n_spam = sum(s.spam for s in samples)
     print("Steward engine benchmark")
     print(
-        f"  python {platform.python_version()} on {platform.machine()}, {pinned}; each contender:"
+        f"  python {platform.python_version()} on {platform.machine()}, engine {ENGINE_BUILD}, "
+        f"{pinned}; each contender:"
         f" untimed passes, then whole passes for ≥ {args.seconds:g} s (time.perf_counter)"
     )
     print(

@@ -78,6 +78,7 @@ from bot.pipeline import Handled  # noqa: E402
 from bot.runtime import Runtime  # noqa: E402
 from bot.storage.sqlite import SqliteStore  # noqa: E402
 from bot.testing import STOCK_RULES, harness_config  # noqa: E402
+from rules import ENGINE_BUILD  # noqa: E402
 
 PLATFORM = "bench"
 BASE_TIME = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -395,7 +396,10 @@ def child(mode: str, workload: Workload, directory: Path | None) -> Run:
 def report(runs: Sequence[Run], workload: Workload, pinned: str) -> Run:
     first = runs[0]
     print("Steward pipeline benchmark")
-    print(f"  python {platform.python_version()} on {platform.machine()}, {pinned}, gc on")
+    print(
+        f"  python {platform.python_version()} on {platform.machine()}, engine {ENGINE_BUILD}, "
+        f"{pinned}, gc on"
+    )
     print(
         f"  {workload.chats:,} chats, {workload.members:,} members, stock rules "
         f"({', '.join(r.removeprefix('library:') for r in STOCK_RULES)}), SQLite file in WAL "

@@ -74,6 +74,7 @@ from bot.events import AnyEvent  # noqa: E402
 from bot.runtime import Runtime  # noqa: E402
 from bot.storage.sqlite import SqliteStore  # noqa: E402
 from bot.testing import STOCK_RULES, harness_config  # noqa: E402
+from rules import ENGINE_BUILD  # noqa: E402
 from rules.ruleset import Verdict  # noqa: E402
 from tests.fakes.telegram_api import FakeTelegram, Json  # noqa: E402
 
@@ -286,7 +287,8 @@ async def measure(
 def report(workload: Workload, warm: Tally, timed: Tally) -> None:
     print("Steward Telegram benchmark: fake Bot API → python-telegram-bot → Steward")
     print(
-        f"  python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} CPUs; "
+        f"  python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} CPUs, "
+        f"engine {ENGINE_BUILD}; "
         "Steward in one process and one event loop, the fake Bot API in another process"
     )
     print(

@@ -6,6 +6,8 @@ reading rule files at load time, no asyncio, no globals.
 
 from pathlib import Path
 
+# First, before any compiled module is imported (see rules/build.py).
+from rules.build import ENGINE_BUILD
 from rules.context import Evidence
 from rules.diagnostics import Diagnostic, RuleFileError, Severity
 from rules.ladder import DEFAULT_LADDER, Ladder, LadderDecision, LadderStep, StrikeEntry
@@ -16,6 +18,7 @@ LIBRARY = Path(__file__).parent / "library"
 
 __all__ = [
     "DEFAULT_LADDER",
+    "ENGINE_BUILD",
     "LIBRARY",
     "Diagnostic",
     "Evidence",

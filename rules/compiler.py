@@ -109,12 +109,15 @@ class _Part:
 
 def _part(explain: Explain, holds: Test | None = None) -> _Part:
     """A part whose yes/no is `holds`, or, for rarely evaluated tests, `explain` itself."""
-    if holds is None:
+    if holds is not None:
+        return _Part(holds, explain)
 
-        def holds(ctx: Context) -> bool:
-            return explain(ctx) is not None
+    # A new name, not a rebinding of the parameter: mypyc cannot compile a nested function
+    # that shadows an argument.
+    def explained(ctx: Context) -> bool:
+        return explain(ctx) is not None
 
-    return _Part(holds, explain)
+    return _Part(explained, explain)
 
 
 @dataclass(frozen=True, slots=True)

@@ -308,16 +308,15 @@ def test_one_pass_answers_like_the_separate_passes_on_the_corpora() -> None:
 
 
 def test_contexts_use_the_one_pass_only_for_text_without_lookalikes() -> None:
+    # The engine may be compiled (setup.py), whose classes cannot be patched to count calls:
+    # ask a fresh context whether it would take the one pass, then check what it answers.
     index, regexes = together_sets()
-    calls: list[str] = []
-    scan = regexes.scan_together
-    regexes.scan_together = lambda text: calls.append(text) or scan(text)  # type: ignore[method-assign]
     for text, expected in (("free money now", True), ("frее money", False)):  # Cyrillic е
         ctx = Context(message(text), member(), NO_CHAT_FACTS, T0, index, regexes)
-        calls.clear()
+        assert (ctx._scan_together() is not None) is expected, text
+        ctx = Context(message(text), member(), NO_CHAT_FACTS, T0, index, regexes)
         assert ctx.term_sets == index.hit_sets(scanned(text))
         assert ctx.regex_hits == regexes.match_normalized(normalize(text))
-        assert (calls == [normalize(text)]) is expected, calls
 
 
 # -- compiled conditions ------------------------------------------------------------------------
