@@ -133,15 +133,25 @@ class TermIndex:
         if finder is None:
             return self.scan(text).get(set_id)
         data = text.encode()
-        spans = finder(data, 0, len(data))
-        if spans[0][0] < 0:
+        start, end = finder(data, 0, len(data))[0]
+        if start < 0:
             return None
-        # Group i is the keywords of edge kind i, without the edge characters around them.
-        start, end = next(span for span in spans[1:] if span[0] >= 0)
-        found = data[start:end].decode()
-        entry = self._entries.get(found)
-        char_start = len(data[:start].decode())
-        return TermHit(entry.term if entry else found, char_start, char_start + len(found))
+        # The match is the keyword plus the non-word character on each side where it has a
+        # word edge (the pattern has no groups: finding groups takes RE2's NFA, several times
+        # slower than its DFA). A non-word character never ends a keyword with a word edge, so
+        # the first of these spellings that is one of this set's keywords is the one.
+        matched = data[start:end].decode()
+        for lead, form in (
+            (0, matched),
+            (1, matched[1:]),
+            (0, matched[:-1]),
+            (1, matched[1:-1]),
+        ):
+            entry = self._entries.get(form)
+            if entry is not None and any(owner == set_id for owner, _ in entry.owners):
+                char_start = len(data[:start].decode()) + lead
+                return TermHit(entry.term, char_start, char_start + len(form))
+        return self.scan(text).get(set_id)  # not expected: let the automaton answer
 
     @property
     def empty(self) -> bool:
@@ -219,13 +229,12 @@ class SentinelSet:
 NEVER = r"\b\B"  # an RE2 pattern that matches nothing
 
 
-def set_pattern(by_edges: dict[tuple[bool, bool], list[str]], *, capture: bool = False) -> str:
+def set_pattern(by_edges: dict[tuple[bool, bool], list[str]]) -> str:
     """One keyword set as one RE2 pattern: its keywords grouped by their edges, so the (large)
-    class of non-word characters appears a few times per set rather than once per keyword.
-    With `capture`, group i holds the keyword of edge kind i without the edge characters."""
+    class of non-word characters appears a few times per set rather than once per keyword."""
     if not by_edges:
         return NEVER
-    opening = "(" if capture else "(?:"
+    opening = "(?:"
     alternatives = []
     for (left, right), spellings in by_edges.items():
         before = f"(?:^|[^{_re2_word_class()}])" if left else ""
@@ -266,9 +275,9 @@ def _spans_work() -> bool:
 
 
 def _finder(by_edges: dict[tuple[bool, bool], list[str]]) -> Spans | None:
-    """One keyword set as an RE2 pattern whose groups hold the keyword without its edges (see
-    `span_finder`). None when the set is empty or RE2 refuses the pattern: the automaton then
-    gives the evidence."""
+    """One keyword set as one RE2 pattern, searched for its first match (see `span_finder`).
+    None when the set is empty or RE2 refuses the pattern: the automaton then gives the
+    evidence."""
     import re2
 
     if not by_edges:
@@ -277,7 +286,7 @@ def _finder(by_edges: dict[tuple[bool, bool], list[str]]) -> Spans | None:
     options.log_errors = False
     options.max_mem = RE2_MAX_MEM
     try:
-        compiled = re2.compile(set_pattern(by_edges, capture=True), options)
+        compiled = re2.compile(set_pattern(by_edges), options)
     except re2.error:
         return None
     return span_finder(compiled)

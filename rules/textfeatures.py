@@ -170,13 +170,12 @@ def _trim(url: str) -> str:
 
 def merge_links(reported: Iterable[str], text: str) -> tuple[Link, ...]:
     """Links the platform reported plus those in the text, each (host, path) once."""
-    if not reported:
-        found = find_links(text)
-        if not found:
-            return ()  # most messages: nothing to merge
+    found = find_links(text)  # once: parsing each URL costs more than finding it
+    if not reported and not found:
+        return ()  # most messages: nothing to merge
     seen: set[tuple[str, str]] = set()
     result: list[Link] = []
-    for link in [*(parse_link(u) for u in reported), *find_links(text)]:
+    for link in [*(parse_link(u) for u in reported), *found]:
         if link is None:
             continue
         key = (link.host, link.path.rstrip("/"))
