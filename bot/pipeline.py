@@ -131,7 +131,7 @@ class Pipeline:
         self._forgotten_until: datetime | None = None
         self._stored_until: datetime | None = None
         self._asked_store = False
-        # Also plain tuples, for the same reason; `EventKey`s are made when they are written.
+        # Also plain tuples, for the same reason, and written as they are.
         self._unsaved_ids: list[tuple[tuple[str, str, str], datetime]] = []
         self._last_flush = clock.now()
         self._flushing: asyncio.Task[None] | None = None
@@ -407,7 +407,7 @@ class Pipeline:
         await self.members.flush()
         ids, self._unsaved_ids = self._unsaved_ids, []
         try:
-            await self.store.mark_seen([(EventKey(*key), at) for key, at in ids])
+            await self.store.mark_seen(ids)
         except BaseException:
             self._unsaved_ids[:0] = ids
             raise

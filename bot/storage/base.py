@@ -146,7 +146,9 @@ class Store(Protocol):
         """The time of the newest processed event: a later event cannot be a redelivery."""
         ...
 
-    async def mark_seen(self, keys: Sequence[tuple[EventKey, datetime]]) -> None: ...
+    async def mark_seen(self, keys: Sequence[tuple[tuple[str, str, str], datetime]]) -> None:
+        """Remember handled events: (platform, chat, event id) — an `EventKey` or a plain tuple
+        (the pipeline buffers plain ones) — with the event's time."""
 
     async def forget_events_before(self, moment: datetime) -> int: ...
 
