@@ -234,12 +234,11 @@ def set_pattern(by_edges: dict[tuple[bool, bool], list[str]]) -> str:
     class of non-word characters appears a few times per set rather than once per keyword."""
     if not by_edges:
         return NEVER
-    opening = "(?:"
     alternatives = []
     for (left, right), spellings in by_edges.items():
         before = f"(?:^|[^{_re2_word_class()}])" if left else ""
         after = f"(?:[^{_re2_word_class()}]|$)" if right else ""
-        alternatives.append(before + opening + "|".join(spellings) + ")" + after)
+        alternatives.append(before + "(?:" + "|".join(spellings) + ")" + after)
     return "|".join(alternatives)
 
 

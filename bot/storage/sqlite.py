@@ -14,7 +14,7 @@ import sqlite3
 from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from functools import partial
+from functools import lru_cache, partial
 from operator import itemgetter
 from pathlib import Path
 from typing import Any, TypeVar
@@ -49,27 +49,11 @@ def ts(moment: datetime) -> str:
     return moment.isoformat(timespec="microseconds")
 
 
-class _RecentStamps:
-    """`ts` for the write-behind batches, remembering the last few thousand answers.
-
-    `isoformat` costs over a microsecond, and a batch formats the same moments again and
-    again: an event's time is its id's and then its member's `last_seen`, a newcomer's join is
-    their `first_seen` and `joined_at`. Formatting was a fifth of the event loop's share of
-    writing a batch. Forgotten wholesale when full, which keeps it small and never wrong.
-    """
-
-    LIMIT = 8192
-
-    def __init__(self) -> None:
-        self._known: dict[datetime, str] = {}
-
-    def text(self, moment: datetime) -> str:
-        known = self._known.get(moment)
-        if known is None:
-            if len(self._known) >= self.LIMIT:
-                self._known.clear()
-            known = self._known[moment] = ts(moment)
-        return known
+# `ts` for the write-behind batches, which format the same moments again and again: an event's
+# time is its id's and then its member's `last_seen`, a newcomer's join is their `first_seen` and
+# `joined_at`. `isoformat` costs over a microsecond, and formatting was a fifth of the event
+# loop's share of writing a batch; remembering the last few thousand answers saves most of it.
+_batch_ts = lru_cache(maxsize=8192)(ts)
 
 
 def parse_ts(text: str | None) -> datetime | None:
@@ -160,7 +144,6 @@ class SqliteStore:
         self._db: aiosqlite.Connection | None = None
         self._members = KeyFilter()
         self._moving = 0  # chat moves in progress (see `move_chat`)
-        self._stamps = _RecentStamps()
         # How many jobs of each kind are scheduled; the store is their only writer.
         self._scheduled: Counter[str] = Counter()
 
@@ -366,8 +349,7 @@ class SqliteStore:
 
     async def mark_seen(self, keys: Sequence[tuple[tuple[str, str, str], datetime]]) -> None:
         if keys:
-            stamp = self._stamps.text
-            rows = sorted((*key, stamp(at)) for key, at in keys)
+            rows = sorted((*key, _batch_ts(at)) for key, at in keys)
             await self._run_many(_MARK_SEEN, rows)
 
     async def forget_events_before(self, moment: datetime) -> int:
@@ -451,7 +433,7 @@ class SqliteStore:
     async def save_members(self, records: Sequence[MemberRecord]) -> None:
         if not records:
             return
-        stamp = self._stamps.text
+        stamp = _batch_ts
         rows = [
             (
                 r.key.platform,
