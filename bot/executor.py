@@ -45,7 +45,7 @@ from bot.actions import (
     Unmute,
     Unrestrict,
 )
-from bot.adapter import Adapter, Failure, Outcome, ScopedChats
+from bot.adapter import Adapter, Failure, Outcome
 from bot.admins import AdminCache
 from bot.clock import Clock
 from bot.durations import format_duration
@@ -195,8 +195,10 @@ class Executor:
 
     def _scope(self, platform: str, chat: str) -> str:
         """Where a member's punishment holds: the Discord server of a channel, else the chat."""
-        adapter = self.adapters.get(platform)
-        return adapter.scope_of(chat) if isinstance(adapter, ScopedChats) else chat
+        # The attribute test is what isinstance(adapter, ScopedChats) checks, without the cost
+        # of a Protocol isinstance (several microseconds) for every action performed.
+        scope_of = getattr(self.adapters.get(platform), "scope_of", None)
+        return str(scope_of(chat)) if scope_of is not None else chat
 
     async def _protected(self, platform: str, adapter: Adapter, action: MemberAction) -> str:
         if action.user == adapter.me().id:

@@ -2,7 +2,7 @@
 
 Every message updates its author's facts (last seen, message count). Writing each update in its
 own transaction would cap Steward at a few thousand events per second, so clean updates are
-kept in memory and flushed in one transaction every few hundred events or fraction of a second.
+kept in memory and flushed in one transaction every 2 s (sooner in a burst; see bot.pipeline).
 Infractions do not wait for this: they are committed at once with their case (see the pipeline).
 A crash loses at most the last unflushed message counts, never a strike or an action.
 

@@ -56,7 +56,9 @@ def _one_line(exc: BaseException) -> str:
     return text if isinstance(exc, ConnectionError) else f"{text} ({type(exc).__name__})"
 
 
-FLUSH_INTERVAL = 0.25
+# How often, in real time, buffered member facts and event ids are written while traffic is
+# light (see bot.pipeline.FLUSH_EVERY, which bounds it under load in the event clock).
+FLUSH_INTERVAL = 2.0
 FORGET_EVENTS_JOB = "core.forget_event_ids"
 EVENT_ID_MEMORY = timedelta(days=7)
 WATCH_INTERVAL = 2.0

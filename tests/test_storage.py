@@ -39,7 +39,7 @@ from bot.storage import (
     SqliteStore,
     StorageError,
 )
-from bot.storage.migrations import LATEST
+from bot.storage.migrations import LATEST, MIGRATIONS
 from bot.testing import StewardHarness
 from rules.ladder import StrikeEntry
 
@@ -102,6 +102,84 @@ async def test_a_new_database_is_migrated_to_the_latest_schema_in_wal_mode(tmp_p
         "jobs",
         "plugin_data",
     }
+
+
+async def test_members_written_by_schema_1_survive_the_move_to_a_table_without_rowid(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "steward.sqlite3"
+    with sqlite3.connect(path) as db:  # a database as Steward's first schema left it
+        db.executescript(MIGRATIONS[0][1])
+        db.execute(
+            "INSERT INTO members (platform, scope, user_id, name, username, first_seen,"
+            " last_seen, joined_at, message_count, level, level_locked)"
+            " VALUES ('telegram', '-100123', '42', 'Alice', 'alice', ?, ?, NULL, 17, 2, 1)",
+            (T0.isoformat(), (T0 + timedelta(days=1)).isoformat()),
+        )
+        db.execute("PRAGMA user_version = 1")
+    db.close()
+
+    store = SqliteStore(path)
+    await store.open()
+    try:
+        record = await store.member(ALICE)
+        found = await store.find_member("telegram", "-100123", "@ALICE")
+    finally:
+        await store.close()
+    assert record is not None and found is not None
+    assert (record.name, record.username, record.message_count, record.level) == (
+        "Alice",
+        "alice",
+        17,
+        2,
+    )
+    assert record.level_locked and record.last_seen == T0 + timedelta(days=1)
+    assert found.key.user_id == "42"
+    with sqlite3.connect(path) as db:
+        sql = db.execute("SELECT sql FROM sqlite_master WHERE name = 'members'").fetchone()[0]
+        indexes = db.execute("SELECT name FROM sqlite_master WHERE tbl_name = 'members'")
+        names = {row[0] for row in indexes}
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+    db.close()
+    assert "WITHOUT ROWID" in sql
+    assert names == {"members"}  # the table alone: no rowid key index, no username index
+    assert version == LATEST
+
+
+async def test_buffered_batches_are_checkpointed_into_the_database_file_in_the_background(
+    store: SqliteStore,
+) -> None:
+    database = Path(store.path)
+    before = database.stat().st_size  # until a checkpoint, new pages live in the WAL only
+    members = [
+        MemberRecord(key=MemberKey("telegram", "-100123", str(n)), first_seen=T0, last_seen=T0)
+        for n in range(3000)
+    ]
+    await store.save_members(members)
+    assert store._checkpointing is not None
+    await store._checkpointing
+    assert database.stat().st_size > before + 100_000
+    with sqlite3.connect(database) as db:  # and the WAL has nothing left to copy
+        busy, frames, copied = db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    db.close()
+    assert (busy, copied) == (0, frames)
+
+
+async def test_a_failed_checkpoint_is_logged_and_loses_nothing(
+    store: SqliteStore, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def refuse() -> None:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(store, "_checkpoint", refuse)
+    record = MemberRecord(key=ALICE, first_seen=T0, last_seen=T0, message_count=3)
+    await store.save_members([record])
+    assert store._checkpointing is not None
+    await asyncio.gather(store._checkpointing, return_exceptions=True)
+    await asyncio.sleep(0)  # the done callback runs on the next turn of the loop
+    assert f"checkpoint of database {store.path} failed: disk I/O error" in caplog.text
+    saved = await store.member(ALICE)
+    assert saved is not None and saved.message_count == 3
 
 
 async def test_opening_again_keeps_the_data_and_the_version(tmp_path: Path) -> None:

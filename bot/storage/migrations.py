@@ -129,6 +129,40 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
         ) WITHOUT ROWID;
         """,
     ),
+    (
+        2,
+        # Every message rewrites its author's row (last seen, message count), so the members
+        # table is the store's busiest: keyed by its primary key alone (WITHOUT ROWID), one
+        # B-tree instead of a rowid table, its key index and the username index. The username
+        # index never served: lookups by username compare lower(username), which it cannot
+        # answer, and the primary key already narrows them to the platform and scope.
+        # Measured on 100,000 members, batches of 2,000 upserts: 18 -> 13 us per row.
+        """
+        CREATE TABLE members_by_key (
+            platform      TEXT NOT NULL,
+            scope         TEXT NOT NULL,
+            user_id       TEXT NOT NULL,
+            name          TEXT NOT NULL DEFAULT '',
+            username      TEXT NOT NULL DEFAULT '',
+            first_seen    TEXT NOT NULL,
+            last_seen     TEXT NOT NULL,
+            joined_at     TEXT,
+            message_count INTEGER NOT NULL DEFAULT 0,
+            level         INTEGER NOT NULL DEFAULT 0,
+            level_locked  INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (platform, scope, user_id)
+        ) WITHOUT ROWID;
+
+        INSERT INTO members_by_key
+            SELECT platform, scope, user_id, name, username, first_seen, last_seen, joined_at,
+                   message_count, level, level_locked
+            FROM members;
+
+        DROP TABLE members;
+
+        ALTER TABLE members_by_key RENAME TO members;
+        """,
+    ),
 )
 
 LATEST = MIGRATIONS[-1][0]

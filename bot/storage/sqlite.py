@@ -8,7 +8,9 @@ either all of it or none, and units never interleave. Failures to open the file 
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import os
 import sqlite3
 from collections import Counter
@@ -39,6 +41,7 @@ from bot.storage.migrations import LATEST, MIGRATIONS
 from rules.ladder import StrikeEntry
 
 MEMORY = ":memory:"
+log = logging.getLogger("steward.storage")
 T = TypeVar("T")
 
 
@@ -103,7 +106,13 @@ class KeyFilter:
 
     def __contains__(self, key: tuple[str, str, str]) -> bool:
         bits = self._bits
-        return all(bits[p >> 3] & (1 << (p & 7)) for p in self._positions(key))
+        a, b, c, d = self._positions(key)  # unrolled, not all(<generator>): asked per member
+        return bool(
+            bits[a >> 3] & (1 << (a & 7))
+            and bits[b >> 3] & (1 << (b & 7))
+            and bits[c >> 3] & (1 << (c & 7))
+            and bits[d >> 3] & (1 << (d & 7))
+        )
 
 
 # Units of work return plain values, never a cursor: a cursor freed in the event loop's thread
@@ -134,6 +143,10 @@ def _member_tuple(key: MemberKey) -> tuple[str, str, str]:
 # behind them. Measured with bench/pipeline.py: 4,700 → 6,800 events/s, peak RSS 220 → 252 MB
 # (64 MiB: 7,100 events/s but 288 MB, too close to the 300 MB budget).
 CACHE_PAGES = -32_768
+# SQLite checkpoints by itself once the WAL holds this many pages (~160 MB). Steward's own
+# checkpoints (`SqliteStore._checkpoint_soon`, after every buffered batch) normally come long
+# before; this bounds the WAL should they fail or fall behind.
+AUTOCHECKPOINT_PAGES = 40_000
 
 
 class SqliteStore:
@@ -146,6 +159,7 @@ class SqliteStore:
         self._moving = 0  # chat moves in progress (see `move_chat`)
         # How many jobs of each kind are scheduled; the store is their only writer.
         self._scheduled: Counter[str] = Counter()
+        self._checkpointing: asyncio.Future[None] | None = None
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -161,12 +175,10 @@ class SqliteStore:
             await db.execute("PRAGMA busy_timeout = 5000")
             if self.path != MEMORY:
                 await db.execute("PRAGMA journal_mode = WAL")
-                # Copy the WAL back into the database every ~40 MB instead of every ~4 MB: every
-                # event rewrites a member row and adds an event id at random places in their
-                # B-trees, and a page written several times between checkpoints is copied (and
-                # synced) once. Halves the write cost per event with 100,000 members; the WAL
-                # file on disk grows to ~40 MB before it is reused.
-                await db.execute("PRAGMA wal_autocheckpoint = 10000")
+                # Checkpoints (copying the WAL back into the database file, and syncing it) run
+                # beside the writes, see `_checkpoint_soon`; SQLite's own, run by the commit
+                # that crosses the threshold, is only the backstop.
+                await db.execute(f"PRAGMA wal_autocheckpoint = {AUTOCHECKPOINT_PAGES}")
             await db.execute("PRAGMA synchronous = NORMAL")
             await db.execute(f"PRAGMA cache_size = {CACHE_PAGES}")
             await db.execute("PRAGMA foreign_keys = ON")
@@ -179,9 +191,46 @@ class SqliteStore:
             raise self._explain(exc) from None
 
     async def close(self) -> None:
+        if self._checkpointing is not None:
+            await asyncio.gather(self._checkpointing, return_exceptions=True)
+            self._checkpointing = None
         if self._db is not None:
             await self._db.close()
             self._db = None
+
+    # -- checkpoints ----------------------------------------------------------------------
+
+    def _checkpoint_soon(self) -> None:
+        """Copy the WAL back into the database file in a thread of its own, without waiting.
+
+        Left to SQLite, the checkpoint runs inside whichever commit crosses the threshold, and
+        on a disk it ends with an fsync of the database file: tens to hundreds of milliseconds
+        during which the database thread runs nothing else, so the infraction that happened to
+        commit then (or the next one in line) waited for it. A passive checkpoint on another
+        connection runs beside the writer and blocks nobody. It is started after each buffered
+        batch (the bulk of what fills the WAL) and never twice at once.
+        """
+        if self.path == MEMORY or (
+            self._checkpointing is not None and not self._checkpointing.done()
+        ):
+            return
+        self._checkpointing = asyncio.ensure_future(asyncio.to_thread(self._checkpoint))
+        self._checkpointing.add_done_callback(self._checkpoint_done)
+
+    def _checkpoint(self) -> None:
+        """(In a worker thread.) One passive checkpoint on a short-lived connection."""
+        connection = sqlite3.connect(self.path, isolation_level=None)
+        try:
+            connection.execute("PRAGMA busy_timeout = 5000")
+            connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        finally:
+            connection.close()
+
+    def _checkpoint_done(self, done: asyncio.Future[None]) -> None:
+        if not done.cancelled() and done.exception() is not None:
+            # Nothing is lost: the WAL keeps the data, and the next checkpoint (or SQLite's
+            # own, at the threshold) copies it.
+            log.warning("checkpoint of database %s failed: %s", self.path, done.exception())
 
     def _prepare_directory(self) -> None:
         directory = Path(self.path).expanduser().resolve().parent
@@ -351,6 +400,7 @@ class SqliteStore:
         if keys:
             rows = sorted((*key, _batch_ts(at)) for key, at in keys)
             await self._run_many(_MARK_SEEN, rows)
+            self._checkpoint_soon()
 
     async def forget_events_before(self, moment: datetime) -> int:
         cutoff = (ts(moment),)
@@ -454,6 +504,7 @@ class SqliteStore:
         for record in records:
             self._members.add(_member_tuple(record.key))
         await self._run_many(_SAVE_MEMBER, rows)
+        self._checkpoint_soon()
 
     # -- strikes and cases ----------------------------------------------------------------
 
