@@ -28,7 +28,7 @@ from bot.config import DEFAULT_GROUP, LoadedConfig
 from bot.events import AnyEvent
 from bot.executor import Executor
 from bot.members import MemberCache
-from bot.pipeline import Dispatcher, Handled, Pipeline
+from bot.pipeline import FLUSH_EVERY, Dispatcher, Handled, Pipeline
 from bot.rulesets import ReloadResult, RuleBook
 from bot.scheduler import Scheduler
 from bot.storage.base import Store
@@ -57,8 +57,8 @@ def _one_line(exc: BaseException) -> str:
 
 
 # How often, in real time, buffered member facts and event ids are written while traffic is
-# light (see bot.pipeline.FLUSH_EVERY, which bounds it under load in the event clock).
-FLUSH_INTERVAL = 2.0
+# light: the pipeline's own bound, which it checks in the event clock under load.
+FLUSH_INTERVAL = FLUSH_EVERY.total_seconds()
 FORGET_EVENTS_JOB = "core.forget_event_ids"
 EVENT_ID_MEMORY = timedelta(days=7)
 WATCH_INTERVAL = 2.0
