@@ -23,6 +23,7 @@ COMPILED = [
     "rules/context.py",
     "rules/ladder.py",
     "rules/normalize.py",
+    "rules/record.py",
     "rules/ruleset.py",
     "rules/terms.py",
     "rules/textfeatures.py",

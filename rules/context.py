@@ -9,25 +9,26 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any, NamedTuple
+from typing import Any, Final
 
 from bot.events import AnyEvent, JoinRequest, Message
 from bot.facts import ChatFacts, MemberFacts
 from rules.normalize import is_disguised, normalize, skeleton
+from rules.record import Record
 from rules.terms import SentinelSet, Spans, TermHit, TermIndex, bytes_matcher, span_finder
 from rules.textfeatures import Link, count_mentions, merge_links
 
 
-class Evidence(NamedTuple):
-    """Why a test matched, in words an admin can check against the message.
+class Evidence(Record):
+    """Why a test matched, in words an admin can check against the message."""
 
-    A named tuple, not a frozen dataclass: every match builds some, and a frozen dataclass
-    sets each field through `object.__setattr__`, several times the cost.
-    """
+    __slots__ = ("detail", "excerpt", "test")
+    _fields = ("test", "detail", "excerpt")
 
-    test: str
-    detail: str
-    excerpt: str = ""
+    def __init__(self, test: str, detail: str, excerpt: str = "") -> None:
+        self.test: Final = test
+        self.detail: Final = detail
+        self.excerpt: Final = excerpt
 
     def format(self) -> str:
         if self.excerpt:
@@ -43,15 +44,20 @@ def fingerprint(normalized_text: str) -> int:
     """
     # Names bound at import: this runs for nearly every message the pipeline records.
     digest = _blake2b(normalized_text.encode(), digest_size=6).digest()
-    return _length_mark(normalized_text) | _from_bytes(digest, "big")
+    return _marked_length(normalized_text) << _LENGTH_SHIFT | _from_bytes(digest, "big")
 
 
-def _length_mark(normalized_text: str) -> int:
-    return min(len(normalized_text), _MAX_MARKED_LENGTH) << 48
+def _marked_length(normalized_text: str) -> int:
+    """The length a fingerprint holds: `fingerprint >> _LENGTH_SHIFT`.
+
+    Compared by shifting, not masking: a mask of the top bits is an integer too large for the
+    compiled code's unboxed ints, and every `&` with it took the slow path of Python's ints.
+    """
+    return min(len(normalized_text), _MAX_MARKED_LENGTH)
 
 
 _MAX_MARKED_LENGTH = 0x7FFF
-_LENGTH_BITS = _MAX_MARKED_LENGTH << 48
+_LENGTH_SHIFT = 48
 _blake2b = hashlib.blake2b
 _from_bytes = int.from_bytes
 
@@ -160,11 +166,11 @@ class Context:
         if count is None:
             since, now = self.now - window, self.now
             # Only messages of the same length can be the same text: most have none.
-            length = _length_mark(self.normalized)
+            length = _marked_length(self.normalized)
             same_length = [
                 recent
                 for recent in self.member.recent
-                if recent.fingerprint & _LENGTH_BITS == length and since <= recent.at <= now
+                if recent.fingerprint >> _LENGTH_SHIFT == length and since <= recent.at <= now
             ]
             count = 1
             if same_length:
@@ -177,10 +183,10 @@ class Context:
     def same_length_recent(self) -> int:
         """How many of the member's recent messages have this text's length (normalised): an
         upper bound of `repeats_within` for any window, found without hashing."""
-        length = _length_mark(self.normalized)
+        length = _marked_length(self.normalized)
         same = 0
         for recent in self.member.recent:  # a plain loop: compiled, it counts in a C int
-            if recent.fingerprint & _LENGTH_BITS == length:
+            if recent.fingerprint >> _LENGTH_SHIFT == length:
                 same += 1
         return same
 

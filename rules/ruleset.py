@@ -11,7 +11,7 @@ from __future__ import annotations
 import string
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import NamedTuple
+from typing import Final
 
 from bot.actions import (
     SEVERITY,
@@ -32,6 +32,7 @@ from bot.facts import NO_CHAT_FACTS, ChatFacts, MemberFacts
 from rules.compiler import Check, Guard, Trigger
 from rules.context import Context, Evidence, RegexSets
 from rules.ladder import DEFAULT_LADDER, Ladder, LadderDecision, LadderStep
+from rules.record import Record
 from rules.schema import Examples, Mode
 from rules.terms import TermIndex
 
@@ -82,11 +83,15 @@ class CompiledRule:
         return self.reason or self.description or self.id
 
 
-class RuleMatch(NamedTuple):
-    """A rule that matched and why (a named tuple for the reason `Verdict` is one)."""
+class RuleMatch(Record):
+    """A rule that matched and why."""
 
-    rule: CompiledRule
-    evidence: tuple[Evidence, ...]
+    __slots__ = ("evidence", "rule")
+    _fields = ("rule", "evidence")
+
+    def __init__(self, rule: CompiledRule, evidence: tuple[Evidence, ...]) -> None:
+        self.rule: Final = rule
+        self.evidence: Final = evidence
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,19 +102,26 @@ class Skipped:
     reason: str
 
 
-class Verdict(NamedTuple):
-    """What the rules found for one event.
+class Verdict(Record):
+    """What the rules found for one event: the matches that act, those of shadow rules (logged
+    only), and for `steward explain` the rules that matched but did not act, and why."""
 
-    A named tuple rather than a frozen dataclass: one is built for every event, and a frozen
-    dataclass sets each field through `object.__setattr__`, which made building it cost as
-    much as a keyword search. Immutable either way.
-    """
+    __slots__ = ("admin", "event", "matches", "shadow", "skipped")
+    _fields = ("event", "matches", "shadow", "skipped", "admin")
 
-    event: AnyEvent
-    matches: tuple[RuleMatch, ...] = ()
-    shadow: tuple[RuleMatch, ...] = ()
-    skipped: tuple[Skipped, ...] = ()
-    admin: bool = False
+    def __init__(
+        self,
+        event: AnyEvent,
+        matches: tuple[RuleMatch, ...] = (),
+        shadow: tuple[RuleMatch, ...] = (),
+        skipped: tuple[Skipped, ...] = (),
+        admin: bool = False,
+    ) -> None:
+        self.event: Final = event
+        self.matches: Final = matches
+        self.shadow: Final = shadow
+        self.skipped: Final = skipped
+        self.admin: Final = admin
 
     @property
     def primary(self) -> RuleMatch | None:

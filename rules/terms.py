@@ -26,21 +26,25 @@ from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache, partial
-from typing import Any
+from typing import Any, Final
 
 import ahocorasick
 
 from rules.normalize import normalize, skeleton
+from rules.record import Record
 from rules.textfeatures import UNSPACED, is_word_char
 
 
-@dataclass(frozen=True, slots=True)
-class TermHit:
+class TermHit(Record):
     """The first keyword of a set found in a message, with its place in the scanned text."""
 
-    term: str
-    start: int
-    end: int
+    __slots__ = ("end", "start", "term")
+    _fields = ("term", "start", "end")
+
+    def __init__(self, term: str, start: int, end: int) -> None:
+        self.term: Final = term
+        self.start: Final = start
+        self.end: Final = end
 
 
 @dataclass(slots=True)

@@ -9,11 +9,12 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
-from dataclasses import dataclass
 from functools import cache
+from typing import Final
 from urllib.parse import urlsplit
 
 from rules.normalize import strip_invisible
+from rules.record import Record
 from rules.tlds import AMBIGUOUS, KNOWN_TLDS
 
 # A URL with a scheme, or starting with www.: everything up to white space or a quote.
@@ -61,13 +62,16 @@ INVITE_HOSTS: dict[str, tuple[str, ...]] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Link:
+class Link(Record):
     """A link found in a message: its host (lowercase, no `www.`) and the path after it."""
 
-    url: str
-    host: str
-    path: str
+    __slots__ = ("host", "path", "url")
+    _fields = ("url", "host", "path")
+
+    def __init__(self, url: str, host: str, path: str) -> None:
+        self.url: Final = url
+        self.host: Final = host
+        self.path: Final = path
 
     @property
     def is_invite(self) -> bool:
