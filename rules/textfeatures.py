@@ -125,7 +125,9 @@ def find_links(text: str) -> list[Link]:
     text = " ".join([word for word in text.split() if "." in word or "://" in word])
     found: list[Link] = []
     taken: list[tuple[int, int]] = []
-    for match in _EXPLICIT.finditer(text):
+    # A link with a scheme holds "://", one without starts with "www." (in any case).
+    explicit = "://" in text or (("w." in text or "W." in text) and _WWW.search(text))
+    for match in _EXPLICIT.finditer(text) if explicit else ():
         url = _trim(match.group(0))
         link = parse_link(url)
         if link is not None:

@@ -254,7 +254,14 @@ def assert_link_hint_holds(regexes: RegexSets, text: str) -> None:
 
 
 @settings(max_examples=1000, deadline=None)
-@given(st.lists(st.sampled_from([*LINK_PIECES, "İ", "ǅ", "ß", "Ⅻ", "́"]), max_size=12))
+@given(
+    st.lists(
+        st.sampled_from(
+            [*LINK_PIECES, "İ", "ǅ", "ß", "Ⅻ", "́", "ͅ", "Ꮿ", "msg", "comx", "рфы", "МЕ", "Ⓜ", "²"]
+        ),
+        max_size=12,
+    )
+)
 @example(["x", ".", "İ", "o"])
 def test_link_hint_is_necessary_for_links(pieces: list[str]) -> None:
     assert_link_hint_holds(link_hint_set(), "".join(pieces))
