@@ -226,7 +226,11 @@ class Pipeline:
                 )
                 outcome = await self.executor.perform(event.platform, approve)
                 handled.outcomes.append((approve, outcome))
-            self._maybe_flush()
+            if self._maybe_flush():
+                # Let the write start now: handling may not wait for anything for a long while
+                # (small writes run inline when the database thread is idle), and until the
+                # loop turns, the task would not even hand the batch to the database thread.
+                await asyncio.sleep(0)
             await self._after(event, verdict)
             return handled
         handled = await self._enforce(event, verdict, member_key, ledger, facts.strikes, group, key)
@@ -379,8 +383,9 @@ class Pipeline:
                     "handler of %s failed on event %s; enforcement continues", owner, event.id
                 )
 
-    def _maybe_flush(self) -> None:
-        """Start writing the buffers once enough has piled up, without waiting for the write.
+    def _maybe_flush(self) -> bool:
+        """Start writing the buffers once enough has piled up, without waiting for the write;
+        True when it started one.
 
         The write runs in SQLite's thread, on another core; the event that crossed the threshold
         does not wait for it (with 100,000 members that took ~10 ms in every few hundred
@@ -388,10 +393,12 @@ class Pipeline:
         arrives in the meantime goes with the next one.
         """
         if self._flushing is not None and not self._flushing.done():
-            return
+            return False
         now = self.clock.now()
         if len(self._unsaved_ids) >= FLUSH_EVERY_EVENTS or now - self._last_flush >= FLUSH_EVERY:
             self._flushing = asyncio.create_task(self._flush_quietly(), name="steward-write-behind")
+            return True
+        return False
 
     async def _flush_quietly(self) -> None:
         try:

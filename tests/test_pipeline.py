@@ -8,11 +8,13 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from bot.actions import ActionKind, Ban
 from bot.events import AnyEvent, Chat, Join, Message, User
 from bot.local import STEWARD
 from bot.rulesets import RuleBook
-from bot.storage.base import ActionStatus, MemberKey
+from bot.storage.base import ActionStatus, EventKey, MemberKey
 from bot.testing import StewardHarness
 from rules.ruleset import Verdict
 from tests.conftest import (
@@ -454,6 +456,24 @@ async def test_member_facts_are_written_on_flush(ladder: StewardHarness) -> None
     assert (record.message_count, record.joined_at, record.first_seen) == (3, joined, joined)
     assert record.last_seen == joined + timedelta(minutes=3)
     assert (record.name, record.username) == ("Alice", "alice")
+
+
+async def test_a_write_behind_batch_starts_as_soon_as_the_buffers_fill(
+    ladder: StewardHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Handling may never wait for anything (small writes run inline), so the event that fills
+    the buffers lets the loop turn once: the batch is with the database before the next event
+    is handled, not left to pile up until something else yields."""
+    monkeypatch.setattr("bot.pipeline.FLUSH_EVERY_EVENTS", 3)
+    pipeline = ladder.rt.pipeline
+    for number in range(3):
+        event = message(ladder, "alice", f"hello {number}", f"fill-{number}")
+        await pipeline.handle(event)
+    writing = pipeline._flushing
+    assert writing is not None
+    assert writing.done() or ladder.rt.store._queued > 0
+    await pipeline.flush()
+    assert await ladder.rt.store.seen(EventKey(ladder.platform, ladder.chat.id, "fill-2"))
 
 
 async def test_member_facts_survive_a_restart_and_keep_counting(ladder: StewardHarness) -> None:

@@ -319,6 +319,56 @@ async def test_a_locked_database_is_a_clear_error_within_seconds(tmp_path: Path)
     await opened.close()
 
 
+async def test_a_small_write_waits_its_turn_behind_a_batch_being_written(
+    store: SqliteStore,
+) -> None:
+    """Small writes run in the event loop's thread only while the database thread is idle, so
+    one issued during a buffered batch lands after it, as it would in the thread."""
+    rows = [("p", "s", f"k{i}", '"batch"', "2026-03-01T09:30:00.000000+00:00") for i in range(5000)]
+    batch = asyncio.ensure_future(
+        store._run_many(
+            "INSERT INTO plugin_data (plugin, scope, key, value, updated_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            rows,
+        )
+    )
+    await asyncio.sleep(0)  # the batch is with the database thread now
+    await store._run("UPDATE plugin_data SET value = '\"small\"' WHERE key = 'k4999'")
+    await batch
+    assert await store.kv_get("p", "s", "k4999") == "small"
+    assert await store.kv_get("p", "s", "k0") == "batch"
+
+
+async def test_a_write_in_the_event_loop_leaves_the_busy_timeout_as_it_was(
+    store: SqliteStore,
+) -> None:
+    await store.kv_set("plugin", "scope", "key", 1, T0)  # idle database thread: run inline
+    case_id, action_ids = await store.record_case(new_case(), [], None)
+    assert case_id > 0 and action_ids == []
+    assert await store._one("PRAGMA busy_timeout") == (5000,)
+    assert await store.kv_get("plugin", "scope", "key") == 1
+
+
+async def test_a_small_write_that_finds_the_database_locked_waits_in_the_thread(
+    store: SqliteStore, tmp_path: Path
+) -> None:
+    """The event loop never waits for another process's lock: the write goes to the database
+    thread, which waits (busy timeout) while the loop keeps turning, and then succeeds."""
+    holder = sqlite3.connect(tmp_path / "steward.sqlite3", isolation_level=None, timeout=0)
+    holder.execute("BEGIN IMMEDIATE")
+    writing = asyncio.ensure_future(store.kv_set("plugin", "scope", "key", 2, T0))
+    turns = 0
+    for _ in range(20):  # the loop turns while the write waits for the lock
+        await asyncio.sleep(0.01)
+        turns += 1
+    assert not writing.done()
+    holder.execute("ROLLBACK")
+    holder.close()
+    await asyncio.wait_for(writing, timeout=5)
+    assert turns == 20
+    assert await store.kv_get("plugin", "scope", "key") == 2
+
+
 async def test_a_closed_store_says_so(tmp_path: Path) -> None:
     store = SqliteStore(tmp_path / "steward.sqlite3")
 
