@@ -40,6 +40,7 @@ from bot.storage import (
     StorageError,
 )
 from bot.storage.migrations import LATEST, MIGRATIONS
+from bot.storage.sqlite import AUTOCHECKPOINT_PAGES
 from bot.testing import StewardHarness
 from rules.ladder import StrikeEntry
 
@@ -339,13 +340,14 @@ async def test_a_small_write_waits_its_turn_behind_a_batch_being_written(
     assert await store.kv_get("p", "s", "k0") == "batch"
 
 
-async def test_a_write_in_the_event_loop_leaves_the_busy_timeout_as_it_was(
+async def test_a_write_in_the_event_loop_leaves_the_connection_settings_as_they_were(
     store: SqliteStore,
 ) -> None:
     await store.kv_set("plugin", "scope", "key", 1, T0)  # idle database thread: run inline
     case_id, action_ids = await store.record_case(new_case(), [], None)
     assert case_id > 0 and action_ids == []
     assert await store._one("PRAGMA busy_timeout") == (5000,)
+    assert await store._one("PRAGMA wal_autocheckpoint") == (AUTOCHECKPOINT_PAGES,)
     assert await store.kv_get("plugin", "scope", "key") == 1
 
 

@@ -175,6 +175,7 @@ class SqliteStore:
         self._checkpointing: asyncio.Future[None] | None = None
         # Units of work handed to the database thread and not yet answered (see `_inline`).
         self._queued = 0
+        self._autocheckpoint = 0  # SQLite's own checkpoint threshold, in pages (0: none)
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -196,6 +197,7 @@ class SqliteStore:
                 # beside the writes, see `_checkpoint_soon`; SQLite's own, run by the commit
                 # that crosses the threshold, is only the backstop.
                 await db.execute(f"PRAGMA wal_autocheckpoint = {AUTOCHECKPOINT_PAGES}")
+                self._autocheckpoint = AUTOCHECKPOINT_PAGES
             await db.execute("PRAGMA synchronous = NORMAL")
             await db.execute(f"PRAGMA cache_size = {CACHE_PAGES}")
             await db.execute("PRAGMA foreign_keys = ON")
@@ -383,15 +385,20 @@ class SqliteStore:
         small writes run here when they can, which blocks the loop only for that long, and
         never waits for a lock: the busy timeout is 0 meanwhile, and a unit of work that finds
         the database locked (another process holds it) is queued for the database thread,
-        which waits and reports as before. Batches and reads always go to the thread.
+        which waits and reports as before. Nor does it ever run SQLite's own checkpoint (the
+        backstop of `_checkpoint_soon`, which a commit runs when the WAL has grown past
+        `AUTOCHECKPOINT_PAGES`): that is left to the next commit in the database thread.
+        Batches and reads always go to the thread.
         """
         connection = self._conn._conn
         connection.execute("PRAGMA busy_timeout = 0")
+        connection.execute("PRAGMA wal_autocheckpoint = 0")
         try:
             return (function(connection, *args),)
         except DatabaseLockedError:
             return None
         finally:
+            connection.execute(f"PRAGMA wal_autocheckpoint = {self._autocheckpoint}")
             connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
 
     async def _run_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
