@@ -33,9 +33,6 @@ class Record:
             return False
         return self._values() == other._values()
 
-    def __ne__(self, other: object) -> bool:
-        return not self.__eq__(other)
-
     def __hash__(self) -> int:
         return hash(self._values())
 

@@ -175,7 +175,6 @@ class SqliteStore:
         self._checkpointing: asyncio.Future[None] | None = None
         # Units of work handed to the database thread and not yet answered (see `_inline`).
         self._queued = 0
-        self._autocheckpoint = 0  # SQLite's own checkpoint threshold, in pages (0: none)
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -197,7 +196,6 @@ class SqliteStore:
                 # beside the writes, see `_checkpoint_soon`; SQLite's own, run by the commit
                 # that crosses the threshold, is only the backstop.
                 await db.execute(f"PRAGMA wal_autocheckpoint = {AUTOCHECKPOINT_PAGES}")
-                self._autocheckpoint = AUTOCHECKPOINT_PAGES
             await db.execute("PRAGMA synchronous = NORMAL")
             await db.execute(f"PRAGMA cache_size = {CACHE_PAGES}")
             await db.execute("PRAGMA foreign_keys = ON")
@@ -342,7 +340,7 @@ class SqliteStore:
         event loop's thread then runs it while the database thread has nothing queued, so the
         two never interleave either.
         """
-        if small and self._queued == 0:
+        if small:
             done: tuple[T] | None = self._inline(self._in_transaction, work)
             if done is not None:
                 return done[0]
@@ -356,7 +354,7 @@ class SqliteStore:
         while the event loop is busy (three of these per infraction) those waits add up. When
         the database thread has nothing to do, it runs at once instead (see `_inline`).
         """
-        if self._queued == 0 and self._inline(self._statement, sql, params) is not None:
+        if self._inline(self._statement, sql, params) is not None:
             return
         await self._on_thread(self._statement, self._conn._conn, sql, params)
 
@@ -375,7 +373,8 @@ class SqliteStore:
 
     def _inline(self, function: Callable[..., T], *args: Any) -> tuple[T] | None:
         """(In the event loop's thread.) `function(connection, *args)` right here, as a
-        one-tuple of its result; None, having done nothing, when the database is locked.
+        one-tuple of its result; None, having done nothing, when the database thread has work
+        queued or the database is locked.
 
         Only when nothing is queued for the database thread (`_queued` is 0), so the thread is
         idle and the connection free, and the order of units of work is kept. A trip to that
@@ -390,6 +389,8 @@ class SqliteStore:
         `AUTOCHECKPOINT_PAGES`): that is left to the next commit in the database thread.
         Batches and reads always go to the thread.
         """
+        if self._queued:
+            return None
         connection = self._conn._conn
         connection.execute("PRAGMA busy_timeout = 0")
         connection.execute("PRAGMA wal_autocheckpoint = 0")
@@ -398,7 +399,7 @@ class SqliteStore:
         except DatabaseLockedError:
             return None
         finally:
-            connection.execute(f"PRAGMA wal_autocheckpoint = {self._autocheckpoint}")
+            connection.execute(f"PRAGMA wal_autocheckpoint = {AUTOCHECKPOINT_PAGES}")
             connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
 
     async def _run_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
